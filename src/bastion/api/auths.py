@@ -1,0 +1,222 @@
+"""``/api/v1/auths``: sign-up, sign-in, sign-out, the current account, passwords, API keys.
+
+Bodies and answers follow open-webui's, so its clients keep working.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from bastion.api.deps import AnyRole, ServicesDep, VerifiedUser, current_principal
+from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled
+from bastion.auth.tokens import IssuedToken
+from bastion.config import CookieSecure
+from bastion.errors import BastionError, Forbidden, InvalidCredentials
+from bastion.services import Services
+from bastion.store.users import UserRecord
+
+router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Long enough for any passphrase, short enough that hashing it is no denial of service.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class SignupForm(BaseModel):
+    name: Name
+    email: EmailStr
+    password: Password
+
+
+class SigninForm(BaseModel):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]
+    password: Password
+
+
+class UpdatePasswordForm(BaseModel):
+    password: Password
+    new_password: Password
+
+
+class ApiKeyForm(BaseModel):
+    name: Name = "API key"
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    scopes: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list, max_length=32
+    )
+
+
+class SignupDisabled(Forbidden):
+    code = "signup_disabled"
+    detail = "Sign-up is disabled on this server."
+
+
+class AccountDisabled(Forbidden):
+    code = "account_disabled"
+    detail = "This account is disabled."
+
+
+class ApiKeyNeedsSession(Forbidden):
+    code = "api_key_cannot_manage_keys"
+    detail = "API keys are managed from a signed-in session, not with an API key."
+
+
+def _normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def set_auth_cookie(request: Request, response: Response, services: Services, issued: IssuedToken) -> None:
+    settings = services.settings
+    secure = settings.auth_cookie_secure
+    is_https = request.scope.get("scheme") == "https"
+    max_age = None
+    if settings.jwt_expires_in is not None:
+        max_age = int(settings.jwt_expires_in.total_seconds())
+    response.set_cookie(
+        COOKIE_NAME,
+        issued.token,
+        max_age=max_age,
+        path="/",
+        httponly=True,  # script never reads the session: an XSS cannot steal it
+        secure=secure is CookieSecure.TRUE or (secure is CookieSecure.AUTO and is_https),
+        samesite=settings.auth_cookie_same_site,
+    )
+
+
+def _session_answer(user: UserRecord, issued: IssuedToken) -> dict[str, Any]:
+    expires_at = issued.expires_at
+    return {
+        **user.public(),
+        "token": issued.token,
+        "token_type": "Bearer",
+        "expires_at": None if expires_at is None else int(expires_at.timestamp()),
+    }
+
+
+async def _start_session(
+    request: Request, response: Response, services: Services, user: UserRecord
+) -> dict[str, Any]:
+    issued = services.tokens.issue(user.id, user.token_version)
+    set_auth_cookie(request, response, services, issued)
+    return _session_answer(user, issued)
+
+
+@router.post("/signup")
+async def signup(
+    form: SignupForm, request: Request, response: Response, services: ServicesDep
+) -> dict[str, Any]:
+    settings = services.settings
+    if not settings.enable_signup:
+        raise SignupDisabled
+    email = _normalise_email(form.email)
+    services.password_policy.check(form.password, context=(email, form.name))
+    password_hash = await services.hasher.hash_async(form.password)
+    user = await services.users.create(
+        email=email,
+        name=form.name,
+        password_hash=password_hash,
+        role=settings.default_user_role,
+        first_is_admin=True,
+    )
+    return await _start_session(request, response, services, user)
+
+
+@router.post("/signin")
+async def signin(
+    form: SigninForm, request: Request, response: Response, services: ServicesDep
+) -> dict[str, Any]:
+    user = await services.users.by_email(_normalise_email(form.email))
+    if user is None:
+        # Same hashing work as a wrong password: timing must not reveal which accounts exist.
+        await services.hasher.dummy_verify_async(form.password)
+        raise InvalidCredentials
+    result = await services.hasher.verify_async(form.password, user.password_hash)
+    if not result.ok:
+        raise InvalidCredentials
+    if not user.is_active:
+        raise AccountDisabled
+    if result.needs_rehash:
+        # An imported bcrypt hash (or weaker argon2) is upgraded now that we know the password.
+        new_hash = await services.hasher.hash_async(form.password)
+        await services.users.set_password_hash(user.id, new_hash, revoke=False)
+    return await _start_session(request, response, services, user)
+
+
+@router.post("/signout")
+async def signout(request: Request, response: Response, services: ServicesDep) -> dict[str, bool]:
+    try:
+        principal = await current_principal(request, services)
+    except BastionError:
+        principal = None
+    if principal is not None and principal.token is not None:
+        claims = principal.token
+        await services.revocations.revoke(claims.jti, claims.sub, claims.expires_at)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return {"status": True}
+
+
+@router.get("/")
+async def me(principal: AnyRole) -> dict[str, Any]:
+    return principal.user.public()
+
+
+@router.post("/update/password")
+async def update_password(
+    form: UpdatePasswordForm,
+    request: Request,
+    response: Response,
+    principal: VerifiedUser,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    user = principal.user
+    if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
+        raise InvalidCredentials("The current password is incorrect.")
+    services.password_policy.check(form.new_password, context=(user.email, user.name))
+    new_hash = await services.hasher.hash_async(form.new_password)
+    # Every token issued so far ends here, this one included; the caller gets a new one.
+    await services.users.set_password_hash(user.id, new_hash, revoke=True)
+    refreshed = await services.users.get(user.id)
+    assert refreshed is not None
+    return await _start_session(request, response, services, refreshed)
+
+
+def _require_session(principal: VerifiedUser, services: Services) -> None:
+    if not services.settings.enable_api_keys:
+        raise ApiKeysDisabled
+    if principal.via == "api_key":
+        raise ApiKeyNeedsSession
+
+
+@router.post("/api_key")
+async def create_api_key(
+    form: ApiKeyForm, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    _require_session(principal, services)
+    try:
+        record, key = await services.api_keys.create(
+            principal.user.id,
+            name=form.name,
+            expires_in=None if form.expires_in_days is None else timedelta(days=form.expires_in_days),
+            scopes=form.scopes,
+        )
+    except ValueError as exc:
+        raise BastionError(str(exc), code="invalid_scope", status_code=422) from None
+    # The only time the key is ever shown.
+    return {**record.public(), "key": key}
+
+
+@router.get("/api_key")
+async def list_api_keys(principal: VerifiedUser, services: ServicesDep) -> list[dict[str, Any]]:
+    _require_session(principal, services)
+    return [record.public() for record in await services.api_keys.list(principal.user.id)]
+
+
+@router.delete("/api_key/{key_id}")
+async def revoke_api_key(key_id: str, principal: VerifiedUser, services: ServicesDep) -> dict[str, bool]:
+    _require_session(principal, services)
+    await services.api_keys.revoke(principal.user.id, key_id)
+    return {"status": True}

@@ -1,0 +1,52 @@
+"""FastAPI dependencies: the services, the caller, and the role guards."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from bastion.auth.authenticate import Principal, read_credential
+from bastion.auth.rbac import require_role
+from bastion.errors import NotAuthenticated
+from bastion.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def current_principal(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Principal:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
+    credential = read_credential(request.scope["headers"])
+    if credential is None:
+        raise NotAuthenticated
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    principal = await services.authenticator.authenticate(
+        credential, raw_path.decode("latin-1").split("?", 1)[0]
+    )
+    request.state.principal = principal
+    return principal
+
+
+async def any_role(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """Any signed-in account, pending ones included."""
+    return principal
+
+
+async def verified_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    return require_role(principal, ("user", "admin"))
+
+
+async def admin_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    return require_role(principal, ("admin",))
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+AnyRole = Annotated[Principal, Depends(any_role)]
+VerifiedUser = Annotated[Principal, Depends(verified_user)]
+AdminUser = Annotated[Principal, Depends(admin_user)]

@@ -1,0 +1,104 @@
+"""``create_app(settings)``: the one place where the order of the middleware is written."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from bastion import __version__
+from bastion.api import auths, health, users
+from bastion.api.errors import install_error_handlers
+from bastion.config import Settings, SettingsError, load_settings
+from bastion.http.body_limit import BodySizeLimitMiddleware
+from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
+from bastion.http.proxy import ProxyHeadersMiddleware
+from bastion.services import Services
+
+log = logging.getLogger("bastion")
+
+
+async def prepare(services: Services) -> None:
+    """Schema at the newest revision, revocations loaded, the headless admin created."""
+    await anyio.to_thread.run_sync(services.db.migrate)
+    await services.revocations.load()
+    await ensure_admin(services)
+
+
+async def ensure_admin(services: Services) -> None:
+    settings = services.settings
+    if settings.admin_email is None or settings.admin_password is None:
+        return
+    if await services.users.count() > 0:
+        return
+    email = settings.admin_email.lower()
+    services.password_policy.check(settings.admin_password, context=(email, settings.admin_name))
+    await services.users.create(
+        email=email,
+        name=settings.admin_name,
+        password_hash=await services.hasher.hash_async(settings.admin_password),
+        role="admin",
+        first_is_admin=False,
+    )
+    log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", email)
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+    services = services or Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await prepare(services)
+        try:
+            yield
+        finally:
+            await services.db.dispose()
+
+    docs = settings.enable_api_docs
+    app = FastAPI(
+        title="Bastion",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in (health.router, auths.router, users.router):
+        app.include_router(router)
+
+    headers, warnings = build_security_headers(settings)
+    for warning in warnings:
+        log.warning("%s", warning)
+
+    # Added innermost first: each add_middleware wraps everything added before it.
+    if settings.cors_allow_origins:
+        wildcard = settings.cors_allow_origins == ("*",)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            # Cookies never travel to a wildcard origin.
+            allow_credentials=not wildcard,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_size=settings.max_request_body_size)
+    app.add_middleware(SecurityHeadersMiddleware, headers=headers)
+    # Outermost: every layer below sees the real client address and scheme.
+    app.add_middleware(ProxyHeadersMiddleware, trusted=settings.forwarded_allow_ips)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn's workers call: ``uvicorn --factory bastion.app:app_from_env``."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"bastion: {exc}") from None
+    return create_app(settings)

@@ -1,0 +1,86 @@
+"""Signed-out tokens, refused until they would have expired anyway.
+
+The database is the source of truth. A process that sees every revocation (a single
+worker) keeps them all in memory, loaded at start, so a check costs a dict look-up and
+a restart forgets nothing; several workers without a shared cache ask the database on
+every check, because a revocation made by another worker must hold at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bastion.store.db import Database
+from bastion.store.models import RevokedToken
+
+_NEVER = float("inf")
+
+
+class Revocations:
+    def __init__(
+        self, db: Database, *, cache: bool, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        # jti -> expiry (epoch seconds); None when every check goes to the database.
+        self._cache: dict[str, float] | None = {} if cache else None
+
+    async def load(self) -> None:
+        """Fill the in-process cache with every revocation still in force."""
+        if self._cache is None:
+            return
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(RevokedToken.jti, RevokedToken.expires_at).where(
+                    or_(RevokedToken.expires_at.is_(None), RevokedToken.expires_at > now)
+                )
+            )
+            self._cache = {jti: _epoch(expires_at) for jti, expires_at in rows}
+
+    async def is_revoked(self, jti: str) -> bool:
+        if self._cache is not None:
+            return jti in self._cache
+        async with self._db.session() as session:
+            return await session.get(RevokedToken, jti) is not None
+
+    async def revoke(self, jti: str, user_id: str, expires_at: int | None) -> None:
+        values = {
+            "jti": jti,
+            "user_id": user_id,
+            "expires_at": None if expires_at is None else datetime.fromtimestamp(expires_at, UTC),
+            "revoked_at": datetime.fromtimestamp(self._clock(), UTC),
+        }
+        async with self._db.session() as session, session.begin():
+            dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+            await session.execute(
+                dialect.insert(RevokedToken).values(**values).on_conflict_do_nothing()
+            )
+        if self._cache is not None:
+            self._cache[jti] = _NEVER if expires_at is None else float(expires_at)
+
+    async def prune(self) -> int:
+        """Forget revocations of tokens that have expired since: they are refused anyway."""
+        now = self._clock()
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                delete(RevokedToken).where(
+                    RevokedToken.expires_at < datetime.fromtimestamp(now, UTC)
+                )
+            )
+        if self._cache is not None:
+            self._cache = {jti: exp for jti, exp in self._cache.items() if exp >= now}
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _epoch(moment: datetime | None) -> float:
+    if moment is None:
+        return _NEVER
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC.
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,137 @@
+"""``bastion serve | create-admin | --version``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bastion import __version__
+from bastion.config import Settings, SettingsError, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bastion", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bastion {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the web server")
+    serve.add_argument("--host", help="address to listen on (default HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default PORT or 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default WORKERS or 1)")
+
+    admin = commands.add_parser("create-admin", help="create an administrator account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Admin")
+    admin.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    return parser
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from bastion.app import prepare
+    from bastion.services import Services
+
+    log = logging.getLogger("bastion")
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    if settings.workers > 1:
+        log.warning(
+            "%d workers without REDIS_URL: revocations are checked in the database on every "
+            "request so that all workers agree.", settings.workers,
+        )
+    # Migrate and create the headless admin once, before any worker starts.
+    services = Services.build(settings)
+
+    async def setup() -> None:
+        try:
+            await prepare(services)
+        finally:
+            await services.db.dispose()
+
+    asyncio.run(setup())
+    # Workers re-read the environment; the command-line values must reach them too.
+    os.environ.update(
+        {"HOST": settings.host, "PORT": str(settings.port), "WORKERS": str(settings.workers)}
+    )
+    uvicorn.run(
+        "bastion.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        # Bastion decides which proxies to believe (FORWARDED_ALLOW_IPS); uvicorn must not.
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -> int:
+    from bastion.app import prepare
+    from bastion.services import Services
+
+    password = sys.stdin.readline().rstrip("\n") if from_stdin else getpass.getpass("Password: ")
+    services = Services.build(settings)
+
+    async def run() -> None:
+        try:
+            await prepare(services)
+            services.password_policy.check(password, context=(email.lower(), name))
+            await services.users.create(
+                email=email.lower(),
+                name=name,
+                password_hash=await services.hasher.hash_async(password),
+                role="admin",
+                first_is_admin=False,
+            )
+        finally:
+            await services.db.dispose()
+
+    asyncio.run(run())
+    print(f"created administrator {email.lower()}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from bastion.errors import BastionError
+
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(host=getattr(args, "host", None), port=getattr(args, "port", None),
+                                 workers=getattr(args, "workers", None))
+    except SettingsError as exc:
+        print(f"bastion: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _configure_logging(settings)
+    try:
+        if args.command == "serve":
+            return _serve(settings)
+        return _create_admin(settings, args.email, args.name, args.password_stdin)
+    except BastionError as exc:
+        print(f"bastion: {exc.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

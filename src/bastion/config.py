@@ -1,0 +1,557 @@
+"""Settings: read from the environment once, at start, into one frozen object.
+
+Names follow open-webui so that an existing deployment's ``.env`` carries over. A bad
+value stops the start with :class:`SettingsError` (one line: the variable, the problem,
+the fix); a value with a documented safe fallback is replaced and a warning is kept in
+``Settings.warnings`` so that the start can print it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SECRET_KEY_FILE = ".webui_secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+# Published defaults from tutorials, compose files and open-webui itself: a key that
+# anyone can read forges every token, so these are refused whatever their length.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "t0p-s3cr3t",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "secret",
+        "secret-key",
+        "secretkey",
+        "your-secret-key",
+        "your_secret_key",
+        "supersecret",
+        "super-secret",
+        "mysecret",
+        "password",
+        "default",
+        "webui-secret-key",
+        "open-webui",
+        "please-change-me",
+        "your-secret-key-here",
+        "change-this-to-a-random-secret-key",
+        "a-very-long-secret-key-that-nobody-will-guess",
+    }
+)
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; ``str()`` is the one line printed at start."""
+
+    def __init__(self, variable: str, problem: str, fix: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{variable}: {problem}. Fix: {fix}.")
+
+
+class CookieSecure(str, Enum):
+    TRUE = "true"
+    FALSE = "false"
+    AUTO = "auto"
+
+
+SameSite = Literal["lax", "strict", "none"]
+Role = Literal["admin", "user", "pending"]
+ROLES: tuple[Role, ...] = ("admin", "user", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    secret_key: str = field(repr=False)
+    secret_key_fallbacks: tuple[str, ...] = field(repr=False)
+    jwt_expires_in: timedelta | None  # None: tokens without expiry (warned about)
+
+    session_cookie_secure: CookieSecure
+    auth_cookie_secure: CookieSecure
+    session_cookie_same_site: SameSite
+    auth_cookie_same_site: SameSite
+
+    # Security headers, raw: None = unset (the secure default applies), "" = header off.
+    # They are validated, with their documented fallbacks, by bastion.http.headers.
+    hsts: str | None
+    xframe_options: str | None
+    content_security_policy: str | None
+    content_security_policy_report_only: str | None
+    permissions_policy: str | None
+    referrer_policy: str | None
+    cache_control: str | None
+    xcontent_type: str | None
+    xdownload_options: str | None
+    xpermitted_cross_domain_policies: str | None
+    cross_origin_opener_policy: str | None
+    cross_origin_resource_policy: str | None
+
+    cors_allow_origins: tuple[str, ...]
+    forwarded_allow_ips: tuple[IPNetwork, ...] | Literal["*"]
+    webui_url: str | None
+
+    enable_signup: bool
+    default_user_role: Role
+    admin_email: str | None
+    admin_password: str | None = field(repr=False)
+    admin_name: str
+
+    enable_api_keys: bool
+    enable_api_keys_endpoint_restrictions: bool
+    api_keys_allowed_endpoints: tuple[str, ...]
+
+    enable_password_validation: bool
+    password_validation_regex: re.Pattern[str] | None
+    password_validation_hint: str
+    password_min_length: int
+
+    database_url: str
+    max_request_body_size: int
+    enable_api_docs: bool
+    host: str
+    port: int
+    workers: int
+    log_level: str
+
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def revocation_cache_is_local(self) -> bool:
+        """One process sees every revocation it must know about only when it is alone."""
+        return self.workers == 1
+
+
+class _Reader:
+    """Reads and converts variables, collecting warnings on the way."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.env = environ
+        self.warnings: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        return self.env.get(name)
+
+    def str(self, name: str, default: str) -> str:
+        value = self.env.get(name)
+        return default if value is None else value.strip()
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.env.get(name)
+        if value is None or not value.strip():
+            return default
+        lowered = value.strip().lower()
+        if lowered in {"true", "1", "yes", "on"}:
+            return True
+        if lowered in {"false", "0", "no", "off"}:
+            return False
+        raise SettingsError(name, f"{value!r} is not a boolean", "use true or false")
+
+    def int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.env.get(name)
+        if value is None or not value.strip():
+            return default
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise SettingsError(
+                name, f"{value!r} is not a whole number", f"use a number from {minimum} to {maximum}"
+            ) from None
+        if not minimum <= number <= maximum:
+            raise SettingsError(
+                name, f"{number} is out of range", f"use a number from {minimum} to {maximum}"
+            )
+        return number
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str(name, default).lower()
+        if value not in choices:
+            raise SettingsError(
+                name, f"{self.env.get(name)!r} is not one of {', '.join(choices)}",
+                f"set it to one of {', '.join(choices)}",
+            )
+        return value
+
+    def csv(self, name: str, sep: str = ",") -> tuple[str, ...]:
+        value = self.env.get(name) or ""
+        return tuple(part.strip() for part in value.split(sep) if part.strip())
+
+
+_DURATION_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_DURATION_UNITS = {
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``12h``, ``7d``, ``4w`` or sums such as ``1d12h``; raises ValueError."""
+    compact = re.sub(r"\s+", "", text)
+    if not compact or _DURATION_PART.sub("", compact):
+        raise ValueError(f"{text!r} is not a duration")
+    total = timedelta()
+    for amount, unit in _DURATION_PART.findall(compact):
+        total += int(amount) * _DURATION_UNITS[unit.lower()]
+    if total <= timedelta():
+        raise ValueError(f"{text!r} is not a positive duration")
+    return total
+
+
+_SIZE = re.compile(r"(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?", re.IGNORECASE)
+_SIZE_UNITS = {
+    None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2,
+    "gb": 1000**3, "gib": 1024**3,
+}
+
+
+def parse_size(text: str) -> int:
+    """``2048``, ``64KiB``, ``10MB``: a byte count; raises ValueError."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a size")
+    unit = match.group(2).lower() if match.group(2) else None
+    return int(match.group(1)) * _SIZE_UNITS[unit]
+
+
+def _secret_key(env: _Reader, data_dir: Path) -> str:
+    configured = env.raw("WEBUI_SECRET_KEY")
+    if configured is not None and configured.strip():
+        key = configured.strip()
+        if key.lower() in KNOWN_DEFAULT_SECRETS:
+            raise SettingsError(
+                "WEBUI_SECRET_KEY",
+                "it is a publicly known default, so anyone can forge tokens",
+                "unset it to have one generated, or use `python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`",
+            )
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                "WEBUI_SECRET_KEY",
+                f"it is {len(key)} characters, under the minimum of {MIN_SECRET_KEY_LENGTH}",
+                "unset it to have one generated, or use `python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`",
+            )
+        return key
+    return load_or_create_secret_file(data_dir / SECRET_KEY_FILE)
+
+
+def load_or_create_secret_file(path: Path) -> str:
+    """The generated key: 256 random bits, kept 0600 and reused on every start."""
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            "WEBUI_SECRET_KEY", f"the key file {path} cannot be read ({exc})",
+            "fix its permissions or set WEBUI_SECRET_KEY",
+        ) from None
+    if key:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                "WEBUI_SECRET_KEY", f"the key file {path} holds a key that is too short",
+                "delete the file to have a new key generated",
+            )
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return key
+    key = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: two workers starting at once must not both write a different key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_or_create_secret_file(path)
+    except OSError as exc:
+        raise SettingsError(
+            "WEBUI_SECRET_KEY", f"the key file {path} cannot be created ({exc})",
+            "make DATA_DIR writable or set WEBUI_SECRET_KEY",
+        ) from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _data_dir(env: _Reader) -> Path:
+    path = Path(env.str("DATA_DIR", "./data")).expanduser().resolve()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            "DATA_DIR", f"{path} cannot be created ({exc.strerror})",
+            "point DATA_DIR at a writable directory",
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise SettingsError("DATA_DIR", f"{path} is not writable", "fix its owner or permissions")
+    return path
+
+
+def _jwt_expires_in(env: _Reader) -> timedelta | None:
+    value = env.str("JWT_EXPIRES_IN", "7d")
+    if value == "-1":
+        env.warnings.append(
+            "JWT_EXPIRES_IN: -1 issues tokens that never expire; they stay revocable, "
+            "but a stolen one is valid until revoked. Prefer a duration such as 7d."
+        )
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise SettingsError(
+            "JWT_EXPIRES_IN", f"{value!r} is not a duration",
+            "use a duration such as 30m, 12h, 7d, 4w or 1d12h (or -1 for no expiry)",
+        ) from None
+
+
+def _cookie_secure(env: _Reader, name: str, default: str) -> CookieSecure:
+    return CookieSecure(env.choice(name, default, tuple(item.value for item in CookieSecure)))
+
+
+def _same_site(env: _Reader, name: str, default: str, secure: CookieSecure) -> SameSite:
+    value = env.choice(name, default, ("lax", "strict", "none"))
+    if value == "none" and secure is CookieSecure.FALSE:
+        raise SettingsError(
+            name, "SameSite=None needs a Secure cookie, but the cookie is set not Secure",
+            "use lax or strict, or set the matching *_COOKIE_SECURE to true or auto",
+        )
+    return value  # type: ignore[return-value]
+
+
+def validate_origin(origin: str) -> str:
+    """``scheme://host[:port]`` with nothing after it; raises ValueError."""
+    parts = urlsplit(origin)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{origin!r} has more than scheme, host and port")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{origin!r} has an invalid port") from None
+    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname}]" if port is None else f"[{parts.hostname}]:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def _cors(env: _Reader) -> tuple[str, ...]:
+    origins = env.csv("CORS_ALLOW_ORIGIN", sep=";")
+    if origins == ("*",):
+        env.warnings.append(
+            "CORS_ALLOW_ORIGIN: * lets any site read responses; credentials (cookies) are "
+            "never allowed with it. List your front-end origins instead."
+        )
+        return origins
+    checked = []
+    for origin in origins:
+        try:
+            checked.append(validate_origin(origin))
+        except ValueError as exc:
+            raise SettingsError(
+                "CORS_ALLOW_ORIGIN", str(exc),
+                "give ;-separated origins such as https://chat.example.com (or * alone)",
+            ) from None
+    return tuple(checked)
+
+
+def _forwarded_allow_ips(env: _Reader) -> tuple[IPNetwork, ...] | Literal["*"]:
+    entries = env.csv("FORWARDED_ALLOW_IPS") if env.raw("FORWARDED_ALLOW_IPS") is not None else (
+        "127.0.0.1",
+    )
+    if "*" in entries:
+        env.warnings.append(
+            "FORWARDED_ALLOW_IPS: * believes X-Forwarded-For from anyone, so any client can "
+            "choose the IP that rate limits and lockouts see. List your proxy's address instead."
+        )
+        return "*"
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                "FORWARDED_ALLOW_IPS", f"{entry!r} is not an IP address or CIDR",
+                "give comma-separated addresses or networks such as 127.0.0.1,10.0.0.0/8",
+            ) from None
+    return tuple(networks)
+
+
+def _webui_url(env: _Reader) -> str | None:
+    value = env.optional("WEBUI_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(
+            "WEBUI_URL", f"{value!r} is not an http(s) URL", "use e.g. https://chat.example.com"
+        )
+    return value.rstrip("/")
+
+
+def _api_key_endpoints(env: _Reader) -> tuple[str, ...]:
+    prefixes = []
+    for entry in env.csv("API_KEYS_ALLOWED_ENDPOINTS"):
+        if not entry.startswith("/") or "?" in entry or "#" in entry:
+            raise SettingsError(
+                "API_KEYS_ALLOWED_ENDPOINTS", f"{entry!r} is not an absolute path",
+                "give comma-separated path prefixes such as /api/chat/completions,/api/models",
+            )
+        prefixes.append(entry.rstrip("/") or "/")
+    return tuple(prefixes)
+
+
+def _password_regex(env: _Reader, enabled: bool) -> re.Pattern[str] | None:
+    pattern = env.optional("PASSWORD_VALIDATION_REGEX_PATTERN")
+    if not enabled:
+        return None
+    if pattern is None:
+        raise SettingsError(
+            "PASSWORD_VALIDATION_REGEX_PATTERN", "ENABLE_PASSWORD_VALIDATION is on but no "
+            "pattern is set", "set a pattern, or turn ENABLE_PASSWORD_VALIDATION off",
+        )
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise SettingsError(
+            "PASSWORD_VALIDATION_REGEX_PATTERN", f"the pattern does not compile ({exc})",
+            "fix the regular expression",
+        ) from None
+
+
+def _database_url(env: _Reader, data_dir: Path) -> str:
+    value = env.optional("DATABASE_URL")
+    if value is None:
+        return f"sqlite:///{data_dir / 'bastion.db'}"
+    scheme = value.split(":", 1)[0].lower()
+    if scheme.startswith("postgres") or scheme.startswith("sqlite"):
+        return value
+    raise SettingsError(
+        "DATABASE_URL", f"the scheme {scheme!r} is not supported",
+        "use postgresql://user:password@host/db or sqlite:///path",
+    )
+
+
+def _size(env: _Reader, name: str, default: str) -> int:
+    value = env.str(name, default)
+    try:
+        size = parse_size(value)
+    except ValueError:
+        raise SettingsError(name, f"{value!r} is not a size", "use e.g. 1MB or 262144") from None
+    if size <= 0:
+        raise SettingsError(name, "the size must be positive", "use e.g. 1MB")
+    return size
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build the settings from ``environ`` (the process environment by default).
+
+    ``overrides`` replace fields after reading, for values that come from the command
+    line (``host``, ``port``, ``workers``).
+    """
+    env = _Reader(os.environ if environ is None else environ)
+    data_dir = _data_dir(env)
+
+    session_secure = _cookie_secure(env, "WEBUI_SESSION_COOKIE_SECURE", "auto")
+    auth_secure = _cookie_secure(env, "WEBUI_AUTH_COOKIE_SECURE", session_secure.value)
+    session_same_site = _same_site(env, "WEBUI_SESSION_COOKIE_SAME_SITE", "lax", session_secure)
+    auth_same_site = _same_site(
+        env, "WEBUI_AUTH_COOKIE_SAME_SITE", session_same_site, auth_secure
+    )
+
+    enable_password_validation = env.bool("ENABLE_PASSWORD_VALIDATION", False)
+    admin_email = env.optional("WEBUI_ADMIN_EMAIL")
+    admin_password = env.raw("WEBUI_ADMIN_PASSWORD") or None
+    if (admin_email is None) != (admin_password is None):
+        missing = "WEBUI_ADMIN_PASSWORD" if admin_password is None else "WEBUI_ADMIN_EMAIL"
+        raise SettingsError(
+            missing, "only one of WEBUI_ADMIN_EMAIL and WEBUI_ADMIN_PASSWORD is set",
+            "set both to create the first admin at start, or neither",
+        )
+
+    settings = Settings(
+        data_dir=data_dir,
+        secret_key=_secret_key(env, data_dir),
+        secret_key_fallbacks=_fallback_keys(env),
+        jwt_expires_in=_jwt_expires_in(env),
+        session_cookie_secure=session_secure,
+        auth_cookie_secure=auth_secure,
+        session_cookie_same_site=session_same_site,
+        auth_cookie_same_site=auth_same_site,
+        hsts=env.raw("HSTS"),
+        xframe_options=env.raw("XFRAME_OPTIONS"),
+        content_security_policy=env.raw("CONTENT_SECURITY_POLICY"),
+        content_security_policy_report_only=env.raw("CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        permissions_policy=env.raw("PERMISSIONS_POLICY"),
+        referrer_policy=env.raw("REFERRER_POLICY"),
+        cache_control=env.raw("CACHE_CONTROL"),
+        xcontent_type=env.raw("XCONTENT_TYPE"),
+        xdownload_options=env.raw("XDOWNLOAD_OPTIONS"),
+        xpermitted_cross_domain_policies=env.raw("XPERMITTED_CROSS_DOMAIN_POLICIES"),
+        cross_origin_opener_policy=env.raw("CROSS_ORIGIN_OPENER_POLICY"),
+        cross_origin_resource_policy=env.raw("CROSS_ORIGIN_RESOURCE_POLICY"),
+        cors_allow_origins=_cors(env),
+        forwarded_allow_ips=_forwarded_allow_ips(env),
+        webui_url=_webui_url(env),
+        enable_signup=env.bool("ENABLE_SIGNUP", True),
+        default_user_role=env.choice("DEFAULT_USER_ROLE", "pending", ROLES),  # type: ignore[arg-type]
+        admin_email=admin_email,
+        admin_password=admin_password,
+        admin_name=env.str("WEBUI_ADMIN_NAME", "Admin") or "Admin",
+        enable_api_keys=env.bool("ENABLE_API_KEYS", False),
+        enable_api_keys_endpoint_restrictions=env.bool(
+            "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS", False
+        ),
+        api_keys_allowed_endpoints=_api_key_endpoints(env),
+        enable_password_validation=enable_password_validation,
+        password_validation_regex=_password_regex(env, enable_password_validation),
+        password_validation_hint=env.str("PASSWORD_VALIDATION_HINT", ""),
+        password_min_length=env.int("PASSWORD_MIN_LENGTH", 8, minimum=8, maximum=64),
+        database_url=_database_url(env, data_dir),
+        max_request_body_size=_size(env, "MAX_REQUEST_BODY_SIZE", "1MiB"),
+        enable_api_docs=env.bool("ENABLE_API_DOCS", False),
+        host=env.str("HOST", "127.0.0.1"),
+        port=env.int("PORT", 8080, minimum=1, maximum=65535),
+        workers=env.int("WORKERS", 1, minimum=1, maximum=64),
+        log_level=env.choice(
+            "GLOBAL_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+        ),
+        warnings=(),
+    )
+    fields = {name: value for name, value in overrides.items() if value is not None}
+    return replace(settings, warnings=tuple(env.warnings), **fields)  # type: ignore[arg-type]
+
+
+def _fallback_keys(env: _Reader) -> tuple[str, ...]:
+    keys = env.csv("WEBUI_SECRET_KEY_FALLBACKS")
+    for key in keys:
+        if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in KNOWN_DEFAULT_SECRETS:
+            raise SettingsError(
+                "WEBUI_SECRET_KEY_FALLBACKS", "a fallback key is short or a known default",
+                f"list only former keys of at least {MIN_SECRET_KEY_LENGTH} characters",
+            )
+    return keys
+

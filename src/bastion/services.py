@@ -1,0 +1,76 @@
+"""The long-lived parts of a running Bastion, built once from the settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bastion.auth.api_keys import ApiKeys
+from bastion.auth.authenticate import Authenticator
+from bastion.auth.passwords import PasswordHasher, PasswordPolicy
+from bastion.auth.revocation import Revocations
+from bastion.auth.tokens import TokenService
+from bastion.config import Settings
+from bastion.store.db import Database
+from bastion.store.users import Users
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    users: Users
+    revocations: Revocations
+    tokens: TokenService
+    api_keys: ApiKeys
+    authenticator: Authenticator
+    hasher: PasswordHasher
+    password_policy: PasswordPolicy
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        hasher: PasswordHasher | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Services:
+        db = Database(settings.database_url)
+        cache = settings.revocation_cache_is_local
+        users = Users(db, cache=cache)
+        revocations = Revocations(db, cache=cache, clock=clock)
+        tokens = TokenService(
+            settings.secret_key,
+            fallback_keys=settings.secret_key_fallbacks,
+            expires_in=settings.jwt_expires_in,
+            clock=clock,
+        )
+        api_keys = ApiKeys(db, clock=clock)
+        authenticator = Authenticator(
+            tokens=tokens,
+            revocations=revocations,
+            users=users,
+            api_keys=api_keys,
+            api_keys_enabled=settings.enable_api_keys,
+            allowed_endpoints=(
+                settings.api_keys_allowed_endpoints
+                if settings.enable_api_keys_endpoint_restrictions
+                else None
+            ),
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            users=users,
+            revocations=revocations,
+            tokens=tokens,
+            api_keys=api_keys,
+            authenticator=authenticator,
+            hasher=hasher or PasswordHasher(),
+            password_policy=PasswordPolicy(
+                min_length=settings.password_min_length,
+                pattern=settings.password_validation_regex,
+                hint=settings.password_validation_hint,
+            ),
+        )

@@ -1,0 +1,157 @@
+"""Accounts: reads, writes, and the in-process cache of the account behind each token.
+
+The cache only serves a process that sees every write (one worker); every write goes to
+the database first and then drops the cached entry, so a changed role, a disabled
+account or a revoked token version is seen on the very next request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from bastion.config import Role
+from bastion.errors import Conflict
+from bastion.store.db import Database
+from bastion.store.models import User
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+    token_version: int
+    password_hash: str
+    created_at: datetime
+
+    def public(self) -> dict[str, str]:
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
+
+
+def _record(row: User) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,  # type: ignore[arg-type]
+        is_active=row.is_active,
+        token_version=row.token_version,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+    )
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    detail = "An account with this e-mail already exists."
+
+
+class Users:
+    def __init__(self, db: Database, *, cache: bool) -> None:
+        self._db = db
+        self._cache: dict[str, UserRecord] | None = {} if cache else None
+
+    async def get(self, user_id: str) -> UserRecord | None:
+        if self._cache is not None and (hit := self._cache.get(user_id)) is not None:
+            return hit
+        async with self._db.session() as session:
+            row = await session.get(User, user_id)
+            record = None if row is None else _record(row)
+        if record is not None and self._cache is not None:
+            self._cache[user_id] = record
+        return record
+
+    async def by_email(self, email: str) -> UserRecord | None:
+        async with self._db.session() as session:
+            row = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+            return None if row is None else _record(row)
+
+    async def count(self) -> int:
+        async with self._db.session() as session:
+            return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+    async def list(self, *, skip: int = 0, limit: int = 50) -> tuple[Sequence[UserRecord], int]:
+        async with self._db.session() as session:
+            rows = (
+                await session.execute(
+                    select(User).order_by(User.created_at, User.id).offset(skip).limit(limit)
+                )
+            ).scalars()
+            records = [_record(row) for row in rows]
+            total = int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+        return records, total
+
+    async def create(
+        self, *, email: str, name: str, password_hash: str, role: Role, first_is_admin: bool
+    ) -> UserRecord:
+        """Insert an account; with ``first_is_admin`` the first account ever becomes admin.
+
+        The count and the insert happen in one transaction that holds a lock on
+        PostgreSQL (SQLite serialises writers already), so two simultaneous first
+        sign-ups cannot both become admin.
+        """
+        async with self._db.session() as session, session.begin():
+            if first_is_admin:
+                if session.bind.dialect.name == "postgresql":
+                    await session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+                elif self._db.is_sqlite:
+                    # Take SQLite's write lock before counting.
+                    await session.execute(text("UPDATE users SET id = id WHERE 0"))
+                existing = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+                if existing == 0:
+                    role = "admin"
+            row = User(
+                id=str(uuid.uuid4()),
+                email=email,
+                name=name,
+                role=role,
+                password_hash=password_hash,
+                is_active=True,
+                token_version=0,
+            )
+            session.add(row)
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise EmailTaken from None
+            await session.refresh(row)
+            return _record(row)
+
+    async def set_password_hash(self, user_id: str, password_hash: str, *, revoke: bool) -> None:
+        """Store a new hash; ``revoke`` also ends every token issued so far."""
+        values: dict[str, object] = {"password_hash": password_hash}
+        if revoke:
+            values["token_version"] = User.token_version + 1
+        await self._update(user_id, values)
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        await self._update(user_id, {"role": role, "token_version": User.token_version + 1})
+
+    async def set_active(self, user_id: str, active: bool) -> None:
+        await self._update(user_id, {"is_active": active, "token_version": User.token_version + 1})
+
+    async def revoke_all_tokens(self, user_id: str) -> None:
+        await self._update(user_id, {"token_version": User.token_version + 1})
+
+    async def delete(self, user_id: str) -> bool:
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(delete(User).where(User.id == user_id))
+        self._forget(user_id)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _update(self, user_id: str, values: dict[str, object]) -> None:
+        async with self._db.session() as session, session.begin():
+            await session.execute(update(User).where(User.id == user_id).values(**values))
+        self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        if self._cache is not None:
+            self._cache.pop(user_id, None)
