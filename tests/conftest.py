@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from integration.postgres import PostgresUnavailable, throwaway_cluster
+from tests.integration.postgres import PostgresUnavailable, throwaway_cluster
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 # A real server for the tests that need one: BASTION_TEST_DATABASE_URL when set (reuse a
