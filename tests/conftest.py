@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from tests.integration.postgres import PostgresUnavailable, throwaway_cluster
 
+pytest_plugins = ["tests.support"]
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 # A real server for the tests that need one: BASTION_TEST_DATABASE_URL when set (reuse a
 # running server), else a throwaway cluster for the session. It fails, never skips, when

@@ -52,10 +52,11 @@ def _serve(settings: Settings) -> int:
     log = logging.getLogger("bastion")
     for warning in settings.warnings:
         log.warning("%s", warning)
-    if settings.workers > 1:
+    if not settings.revocation_cache_is_local:
         log.warning(
-            "%d workers without REDIS_URL: revocations are checked in the database on every "
-            "request so that all workers agree.", settings.workers,
+            "%d worker(s) on %s without REDIS_URL: revocations are checked in the database "
+            "on every request so that every worker and instance agrees.",
+            settings.workers, "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite",
         )
     # Migrate and create the headless admin once, before any worker starts.
     services = Services.build(settings)

@@ -133,8 +133,13 @@ class Settings:
 
     @property
     def revocation_cache_is_local(self) -> bool:
-        """One process sees every revocation it must know about only when it is alone."""
-        return self.workers == 1
+        """Whether this process sees every revocation, so that it may keep them in memory.
+
+        Only one worker on the embedded SQLite database is alone; on PostgreSQL other
+        instances may share the database, and without a shared cache every check must
+        reach it.
+        """
+        return self.workers == 1 and self.database_url.startswith("sqlite")
 
 
 class _Reader:

@@ -1,0 +1,105 @@
+"""The ``bastion`` command: configuration errors, version, create-admin, serve."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support import PASSWORD
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    keep = {name: value for name, value in os.environ.items() if name in {"PATH", "HOME", "LANG"}}
+    return {**keep, "DATA_DIR": str(tmp_path / "data"), **extra}
+
+
+def _bastion(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bastion", *args],
+        env=env, input=stdin, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_bad_setting_stops_the_start_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = _bastion("serve", env=_env(tmp_path, WEBUI_SECRET_KEY="t0p-s3cr3t"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("bastion: WEBUI_SECRET_KEY: ")
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_unparsable_duration_stops_the_start(tmp_path: Path) -> None:
+    result = _bastion("serve", env=_env(tmp_path, JWT_EXPIRES_IN="a week"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("bastion: JWT_EXPIRES_IN: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    from bastion import __version__
+
+    result = _bastion("--version", env=_env(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"bastion {__version__}"
+
+
+def test_create_admin_refuses_a_common_password_without_traceback(tmp_path: Path) -> None:
+    result = _bastion(
+        "create-admin", "--email", "root@example.com", "--password-stdin",
+        env=_env(tmp_path), stdin="password123\n",
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "common" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_answers_health_and_ready_and_signs_in_the_created_admin(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    created = _bastion(
+        "create-admin", "--email", "Root@Example.com", "--password-stdin",
+        env=env, stdin=PASSWORD + "\n",
+    )
+    assert created.returncode == 0, created.stderr
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bastion", "serve", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "bastion serve did not start in 30 s"
+                time.sleep(0.1)
+        assert health.status_code == 200 and health.json() == {"status": True}
+        assert "server" not in health.headers
+        ready = httpx.get(f"{base}/ready", timeout=5)
+        assert ready.status_code == 200 and ready.json()["database"] == "ok"
+        signin = httpx.post(
+            f"{base}/api/v1/auths/signin",
+            json={"email": "root@example.com", "password": PASSWORD}, timeout=10,
+        )
+        assert signin.status_code == 200 and signin.json()["role"] == "admin"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()

@@ -1,0 +1,49 @@
+"""The Alembic migrations build exactly the models' schema, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from bastion.store.db import _driver_url, downgrade, migrate
+from bastion.store.models import Base
+
+TABLES = {"users", "revoked_tokens", "api_keys", "alembic_version"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bastion.db'}"
+    return request.getfixturevalue("postgres_database")
+
+
+def _schema(url: str) -> tuple[set[str], list[object]]:
+    engine = create_engine(_driver_url(url, asynchronous=False))
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    return tables, differences
+
+
+def test_upgrade_builds_the_models_schema(database_url: str) -> None:
+    migrate(database_url)
+    tables, differences = _schema(database_url)
+    assert tables == TABLES
+    assert differences == []
+
+
+def test_upgrade_is_idempotent_and_downgrade_reverses_it(database_url: str) -> None:
+    migrate(database_url)
+    migrate(database_url)
+    downgrade(database_url, "base")
+    assert _schema(database_url)[0] == {"alembic_version"}
+    migrate(database_url)
+    assert _schema(database_url)[0] == TABLES

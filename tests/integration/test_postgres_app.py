@@ -1,0 +1,55 @@
+"""The whole account and session flow on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from tests.support import PASSWORD, StartBastion
+
+
+async def test_accounts_sessions_and_revocation_on_postgresql(
+    start_bastion: StartBastion, postgres_database: str
+) -> None:
+    env = {"DATABASE_URL": postgres_database, "ENABLE_API_KEYS": "true"}
+    bastion = await start_bastion(env)
+    admin = await bastion.signup("admin@example.com")
+    user = await bastion.signup("user@example.com")
+    assert (admin["role"], user["role"]) == ("admin", "pending")
+
+    await bastion.client.post(
+        "/api/v1/auths/signout", headers={"Authorization": f"Bearer {user['token']}"}
+    )
+    key = (await bastion.client.post(
+        "/api/v1/auths/api_key", json={"name": "ci"},
+        headers={"Authorization": f"Bearer {admin['token']}"},
+    )).json()["key"]
+
+    restarted = await start_bastion(env)
+    assert (await restarted.me(user["token"])).status_code == 401
+    assert (await restarted.me(admin["token"])).status_code == 200
+    assert (await restarted.me(key)).status_code == 200
+    changed = await restarted.client.post(
+        "/api/v1/auths/update/password",
+        json={"password": PASSWORD, "new_password": "another long passphrase"},
+        headers={"Authorization": f"Bearer {admin['token']}"},
+    )
+    assert changed.status_code == 200
+    assert (await bastion.me(admin["token"])).status_code == 401
+    assert (await restarted.me(admin["token"])).status_code == 401
+
+
+async def test_only_one_of_two_simultaneous_first_signups_becomes_admin(
+    start_bastion: StartBastion, postgres_database: str
+) -> None:
+    import asyncio
+
+    bastion = await start_bastion({"DATABASE_URL": postgres_database})
+    answers = await asyncio.gather(
+        *(
+            bastion.client.post(
+                "/api/v1/auths/signup",
+                json={"name": "R", "email": f"racer{i}@example.com", "password": PASSWORD},
+            )
+            for i in range(6)
+        )
+    )
+    roles = sorted(answer.json()["role"] for answer in answers)
+    assert roles == ["admin"] + ["pending"] * 5

@@ -1,0 +1,185 @@
+"""Settings: every bad value stops the start with one line; the secret key is handled safely."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bastion.config import (
+    SECRET_KEY_FILE,
+    CookieSecure,
+    SettingsError,
+    load_settings,
+    parse_duration,
+    parse_size,
+)
+
+
+def _load(tmp_path: Path, **env: str):
+    return load_settings({"DATA_DIR": str(tmp_path / "data"), **env})
+
+
+@pytest.mark.parametrize("key", ["t0p-s3cr3t", "changeme", "CHANGEME", "secret", "short-but-random-7f3a"])
+def test_weak_or_default_secret_key_is_refused_with_one_line(tmp_path: Path, key: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, WEBUI_SECRET_KEY=key)
+    message = str(raised.value)
+    assert message.startswith("WEBUI_SECRET_KEY: ")
+    assert "Fix: " in message and "\n" not in message
+
+
+def test_generated_secret_is_0600_and_reused_on_restart(tmp_path: Path) -> None:
+    first = _load(tmp_path)
+    key_file = tmp_path / "data" / SECRET_KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.secret_key) >= 43  # 256 bits, url-safe base64
+    assert key_file.read_text().strip() == first.secret_key
+    assert _load(tmp_path).secret_key == first.secret_key
+    other = load_settings({"DATA_DIR": str(tmp_path / "elsewhere")})
+    assert other.secret_key != first.secret_key
+
+
+def test_secret_file_with_loose_permissions_is_tightened(tmp_path: Path) -> None:
+    _load(tmp_path)
+    key_file = tmp_path / "data" / SECRET_KEY_FILE
+    key_file.chmod(0o644)
+    _load(tmp_path)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_data_dir_is_created_0700(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+
+
+def test_configured_secret_is_used_and_never_shown(tmp_path: Path) -> None:
+    key = "x" * 16 + "y" * 16
+    settings = _load(tmp_path, WEBUI_SECRET_KEY=key)
+    assert settings.secret_key == key
+    assert key not in repr(settings)
+    assert not (tmp_path / "data" / SECRET_KEY_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("12h", timedelta(hours=12)),
+        ("7d", timedelta(days=7)),
+        ("4w", timedelta(weeks=4)),
+        ("1d12h", timedelta(days=1, hours=12)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+    ],
+)
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "7", "7x", "d7", "-5m", "0m", "1d-2h", "forever"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_jwt_expires_in_minus_one_warns(tmp_path: Path) -> None:
+    settings = _load(tmp_path, JWT_EXPIRES_IN="-1")
+    assert settings.jwt_expires_in is None
+    assert any(w.startswith("JWT_EXPIRES_IN:") for w in settings.warnings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("JWT_EXPIRES_IN", "seven days"),
+        ("WEBUI_AUTH_COOKIE_SECURE", "maybe"),
+        ("WEBUI_SESSION_COOKIE_SAME_SITE", "loose"),
+        ("CORS_ALLOW_ORIGIN", "chat.example.com"),
+        ("CORS_ALLOW_ORIGIN", "https://ok.example.com;ftp://bad.example.com"),
+        ("CORS_ALLOW_ORIGIN", "https://chat.example.com/path"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.0/8,not-an-ip"),
+        ("DEFAULT_USER_ROLE", "root"),
+        ("ENABLE_SIGNUP", "perhaps"),
+        ("PASSWORD_MIN_LENGTH", "4"),
+        ("PASSWORD_MIN_LENGTH", "eight"),
+        ("DATABASE_URL", "mysql://db/bastion"),
+        ("MAX_REQUEST_BODY_SIZE", "lots"),
+        ("WEBUI_URL", "chat.example.com"),
+        ("API_KEYS_ALLOWED_ENDPOINTS", "api/models"),
+        ("PORT", "70000"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, **{variable: value})
+    assert raised.value.variable == variable
+    assert str(raised.value).startswith(f"{variable}: ") and "\n" not in str(raised.value)
+
+
+def test_same_site_none_needs_secure(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, WEBUI_AUTH_COOKIE_SAME_SITE="none", WEBUI_AUTH_COOKIE_SECURE="false")
+    assert raised.value.variable == "WEBUI_AUTH_COOKIE_SAME_SITE"
+    assert _load(
+        tmp_path, WEBUI_AUTH_COOKIE_SAME_SITE="none", WEBUI_AUTH_COOKIE_SECURE="true"
+    ).auth_cookie_same_site == "none"
+
+
+def test_auth_cookie_settings_fall_back_to_the_session_ones(tmp_path: Path) -> None:
+    settings = _load(
+        tmp_path, WEBUI_SESSION_COOKIE_SECURE="true", WEBUI_SESSION_COOKIE_SAME_SITE="strict"
+    )
+    assert settings.auth_cookie_secure is CookieSecure.TRUE
+    assert settings.auth_cookie_same_site == "strict"
+    assert _load(tmp_path).auth_cookie_secure is CookieSecure.AUTO
+
+
+def test_password_regex_must_compile(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, ENABLE_PASSWORD_VALIDATION="true", PASSWORD_VALIDATION_REGEX_PATTERN="(")
+    assert raised.value.variable == "PASSWORD_VALIDATION_REGEX_PATTERN"
+
+
+def test_admin_email_without_password_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, WEBUI_ADMIN_EMAIL="admin@example.com")
+    assert raised.value.variable == "WEBUI_ADMIN_PASSWORD"
+
+
+def test_cors_origins_are_normalised_and_wildcard_warns(tmp_path: Path) -> None:
+    settings = _load(tmp_path, CORS_ALLOW_ORIGIN="https://Chat.Example.com ; http://localhost:3000/")
+    assert settings.cors_allow_origins == ("https://chat.example.com", "http://localhost:3000")
+    wildcard = _load(tmp_path, CORS_ALLOW_ORIGIN="*")
+    assert wildcard.cors_allow_origins == ("*",)
+    assert any(w.startswith("CORS_ALLOW_ORIGIN:") for w in wildcard.warnings)
+
+
+def test_forwarded_allow_ips_takes_addresses_and_networks(tmp_path: Path) -> None:
+    settings = _load(tmp_path, FORWARDED_ALLOW_IPS="127.0.0.1, 10.0.0.0/8, ::1")
+    assert [str(net) for net in settings.forwarded_allow_ips] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+
+
+def test_sizes() -> None:
+    assert parse_size("2048") == 2048
+    assert parse_size("64KiB") == 65536
+    assert parse_size("10MB") == 10_000_000
+    assert parse_size("1 MiB") == 1_048_576
+    with pytest.raises(ValueError):
+        parse_size("ten")
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    with pytest.raises(AttributeError):
+        settings.enable_signup = False  # type: ignore[misc]
+
+
+def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENABLE_SIGNUP", "false")
+    assert _load(tmp_path).enable_signup is True
+    assert os.environ["ENABLE_SIGNUP"] == "false"
