@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from tests.integration.postgres import PostgresUnavailable, throwaway_cluster
 
 pytest_plugins = ["tests.support"]

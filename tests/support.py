@@ -40,9 +40,7 @@ class Bastion:
         )
 
     async def me(self, token: str) -> httpx.Response:
-        return await self.client.get(
-            "/api/v1/auths/", headers={"Authorization": f"Bearer {token}"}
-        )
+        return await self.client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
 
 
 StartBastion = Callable[..., Awaitable[Bastion]]

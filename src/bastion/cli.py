@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Admin")
     admin.add_argument(
-        "--password-stdin", action="store_true",
+        "--password-stdin",
+        action="store_true",
         help="read the password from standard input instead of prompting",
     )
     return parser
@@ -56,7 +57,8 @@ def _serve(settings: Settings) -> int:
         log.warning(
             "%d worker(s) on %s without REDIS_URL: revocations are checked in the database "
             "on every request so that every worker and instance agrees.",
-            settings.workers, "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite",
+            settings.workers,
+            "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite",
         )
     # Migrate and create the headless admin once, before any worker starts.
     services = Services.build(settings)
@@ -117,8 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(host=getattr(args, "host", None), port=getattr(args, "port", None),
-                                 workers=getattr(args, "workers", None))
+        settings = load_settings(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
+        )
     except SettingsError as exc:
         print(f"bastion: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -15,14 +15,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-SECRET_KEY_FILE = ".webui_secret_key"
+SECRET_KEY_FILE = ".webui_secret_key"  # noqa: S105 (a file name)
 MIN_SECRET_KEY_LENGTH = 32
 
 # Published defaults from tutorials, compose files and open-webui itself: a key that
@@ -64,7 +64,7 @@ class SettingsError(Exception):
         super().__init__(f"{variable}: {problem}. Fix: {fix}.")
 
 
-class CookieSecure(str, Enum):
+class CookieSecure(StrEnum):
     TRUE = "true"
     FALSE = "false"
     AUTO = "auto"
@@ -152,7 +152,7 @@ class _Reader:
     def raw(self, name: str) -> str | None:
         return self.env.get(name)
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         value = self.env.get(name)
         return default if value is None else value.strip()
 
@@ -162,7 +162,7 @@ class _Reader:
             return None
         return value.strip()
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.env.get(name)
         if value is None or not value.strip():
             return default
@@ -173,7 +173,7 @@ class _Reader:
             return False
         raise SettingsError(name, f"{value!r} is not a boolean", "use true or false")
 
-    def int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         value = self.env.get(name)
         if value is None or not value.strip():
             return default
@@ -181,7 +181,9 @@ class _Reader:
             number = int(value.strip())
         except ValueError:
             raise SettingsError(
-                name, f"{value!r} is not a whole number", f"use a number from {minimum} to {maximum}"
+                name,
+                f"{value!r} is not a whole number",
+                f"use a number from {minimum} to {maximum}",
             ) from None
         if not minimum <= number <= maximum:
             raise SettingsError(
@@ -190,10 +192,11 @@ class _Reader:
         return number
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default).lower()
+        value = self.text(name, default).lower()
         if value not in choices:
             raise SettingsError(
-                name, f"{self.env.get(name)!r} is not one of {', '.join(choices)}",
+                name,
+                f"{self.env.get(name)!r} is not one of {', '.join(choices)}",
                 f"set it to one of {', '.join(choices)}",
             )
         return value
@@ -229,8 +232,14 @@ def parse_duration(text: str) -> timedelta:
 
 _SIZE = re.compile(r"(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?", re.IGNORECASE)
 _SIZE_UNITS = {
-    None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2,
-    "gb": 1000**3, "gib": 1024**3,
+    None: 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
 }
 
 
@@ -273,13 +282,15 @@ def load_or_create_secret_file(path: Path) -> str:
         key = ""
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(
-            "WEBUI_SECRET_KEY", f"the key file {path} cannot be read ({exc})",
+            "WEBUI_SECRET_KEY",
+            f"the key file {path} cannot be read ({exc})",
             "fix its permissions or set WEBUI_SECRET_KEY",
         ) from None
     if key:
         if len(key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
-                "WEBUI_SECRET_KEY", f"the key file {path} holds a key that is too short",
+                "WEBUI_SECRET_KEY",
+                f"the key file {path} holds a key that is too short",
                 "delete the file to have a new key generated",
             )
         if path.stat().st_mode & 0o077:
@@ -293,7 +304,8 @@ def load_or_create_secret_file(path: Path) -> str:
         return load_or_create_secret_file(path)
     except OSError as exc:
         raise SettingsError(
-            "WEBUI_SECRET_KEY", f"the key file {path} cannot be created ({exc})",
+            "WEBUI_SECRET_KEY",
+            f"the key file {path} cannot be created ({exc})",
             "make DATA_DIR writable or set WEBUI_SECRET_KEY",
         ) from None
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -302,12 +314,13 @@ def load_or_create_secret_file(path: Path) -> str:
 
 
 def _data_dir(env: _Reader) -> Path:
-    path = Path(env.str("DATA_DIR", "./data")).expanduser().resolve()
+    path = Path(env.text("DATA_DIR", "./data")).expanduser().resolve()
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise SettingsError(
-            "DATA_DIR", f"{path} cannot be created ({exc.strerror})",
+            "DATA_DIR",
+            f"{path} cannot be created ({exc.strerror})",
             "point DATA_DIR at a writable directory",
         ) from None
     if not os.access(path, os.W_OK):
@@ -316,7 +329,7 @@ def _data_dir(env: _Reader) -> Path:
 
 
 def _jwt_expires_in(env: _Reader) -> timedelta | None:
-    value = env.str("JWT_EXPIRES_IN", "7d")
+    value = env.text("JWT_EXPIRES_IN", "7d")
     if value == "-1":
         env.warnings.append(
             "JWT_EXPIRES_IN: -1 issues tokens that never expire; they stay revocable, "
@@ -327,7 +340,8 @@ def _jwt_expires_in(env: _Reader) -> timedelta | None:
         return parse_duration(value)
     except ValueError:
         raise SettingsError(
-            "JWT_EXPIRES_IN", f"{value!r} is not a duration",
+            "JWT_EXPIRES_IN",
+            f"{value!r} is not a duration",
             "use a duration such as 30m, 12h, 7d, 4w or 1d12h (or -1 for no expiry)",
         ) from None
 
@@ -340,7 +354,8 @@ def _same_site(env: _Reader, name: str, default: str, secure: CookieSecure) -> S
     value = env.choice(name, default, ("lax", "strict", "none"))
     if value == "none" and secure is CookieSecure.FALSE:
         raise SettingsError(
-            name, "SameSite=None needs a Secure cookie, but the cookie is set not Secure",
+            name,
+            "SameSite=None needs a Secure cookie, but the cookie is set not Secure",
             "use lax or strict, or set the matching *_COOKIE_SECURE to true or auto",
         )
     return value  # type: ignore[return-value]
@@ -377,15 +392,18 @@ def _cors(env: _Reader) -> tuple[str, ...]:
             checked.append(validate_origin(origin))
         except ValueError as exc:
             raise SettingsError(
-                "CORS_ALLOW_ORIGIN", str(exc),
+                "CORS_ALLOW_ORIGIN",
+                str(exc),
                 "give ;-separated origins such as https://chat.example.com (or * alone)",
             ) from None
     return tuple(checked)
 
 
 def _forwarded_allow_ips(env: _Reader) -> tuple[IPNetwork, ...] | Literal["*"]:
-    entries = env.csv("FORWARDED_ALLOW_IPS") if env.raw("FORWARDED_ALLOW_IPS") is not None else (
-        "127.0.0.1",
+    entries = (
+        env.csv("FORWARDED_ALLOW_IPS")
+        if env.raw("FORWARDED_ALLOW_IPS") is not None
+        else ("127.0.0.1",)
     )
     if "*" in entries:
         env.warnings.append(
@@ -399,7 +417,8 @@ def _forwarded_allow_ips(env: _Reader) -> tuple[IPNetwork, ...] | Literal["*"]:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             raise SettingsError(
-                "FORWARDED_ALLOW_IPS", f"{entry!r} is not an IP address or CIDR",
+                "FORWARDED_ALLOW_IPS",
+                f"{entry!r} is not an IP address or CIDR",
                 "give comma-separated addresses or networks such as 127.0.0.1,10.0.0.0/8",
             ) from None
     return tuple(networks)
@@ -422,7 +441,8 @@ def _api_key_endpoints(env: _Reader) -> tuple[str, ...]:
     for entry in env.csv("API_KEYS_ALLOWED_ENDPOINTS"):
         if not entry.startswith("/") or "?" in entry or "#" in entry:
             raise SettingsError(
-                "API_KEYS_ALLOWED_ENDPOINTS", f"{entry!r} is not an absolute path",
+                "API_KEYS_ALLOWED_ENDPOINTS",
+                f"{entry!r} is not an absolute path",
                 "give comma-separated path prefixes such as /api/chat/completions,/api/models",
             )
         prefixes.append(entry.rstrip("/") or "/")
@@ -435,14 +455,16 @@ def _password_regex(env: _Reader, enabled: bool) -> re.Pattern[str] | None:
         return None
     if pattern is None:
         raise SettingsError(
-            "PASSWORD_VALIDATION_REGEX_PATTERN", "ENABLE_PASSWORD_VALIDATION is on but no "
-            "pattern is set", "set a pattern, or turn ENABLE_PASSWORD_VALIDATION off",
+            "PASSWORD_VALIDATION_REGEX_PATTERN",
+            "ENABLE_PASSWORD_VALIDATION is on but no pattern is set",
+            "set a pattern, or turn ENABLE_PASSWORD_VALIDATION off",
         )
     try:
         return re.compile(pattern)
     except re.error as exc:
         raise SettingsError(
-            "PASSWORD_VALIDATION_REGEX_PATTERN", f"the pattern does not compile ({exc})",
+            "PASSWORD_VALIDATION_REGEX_PATTERN",
+            f"the pattern does not compile ({exc})",
             "fix the regular expression",
         ) from None
 
@@ -455,13 +477,14 @@ def _database_url(env: _Reader, data_dir: Path) -> str:
     if scheme.startswith("postgres") or scheme.startswith("sqlite"):
         return value
     raise SettingsError(
-        "DATABASE_URL", f"the scheme {scheme!r} is not supported",
+        "DATABASE_URL",
+        f"the scheme {scheme!r} is not supported",
         "use postgresql://user:password@host/db or sqlite:///path",
     )
 
 
 def _size(env: _Reader, name: str, default: str) -> int:
-    value = env.str(name, default)
+    value = env.text(name, default)
     try:
         size = parse_size(value)
     except ValueError:
@@ -483,17 +506,16 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     session_secure = _cookie_secure(env, "WEBUI_SESSION_COOKIE_SECURE", "auto")
     auth_secure = _cookie_secure(env, "WEBUI_AUTH_COOKIE_SECURE", session_secure.value)
     session_same_site = _same_site(env, "WEBUI_SESSION_COOKIE_SAME_SITE", "lax", session_secure)
-    auth_same_site = _same_site(
-        env, "WEBUI_AUTH_COOKIE_SAME_SITE", session_same_site, auth_secure
-    )
+    auth_same_site = _same_site(env, "WEBUI_AUTH_COOKIE_SAME_SITE", session_same_site, auth_secure)
 
-    enable_password_validation = env.bool("ENABLE_PASSWORD_VALIDATION", False)
+    enable_password_validation = env.flag("ENABLE_PASSWORD_VALIDATION", False)
     admin_email = env.optional("WEBUI_ADMIN_EMAIL")
     admin_password = env.raw("WEBUI_ADMIN_PASSWORD") or None
     if (admin_email is None) != (admin_password is None):
         missing = "WEBUI_ADMIN_PASSWORD" if admin_password is None else "WEBUI_ADMIN_EMAIL"
         raise SettingsError(
-            missing, "only one of WEBUI_ADMIN_EMAIL and WEBUI_ADMIN_PASSWORD is set",
+            missing,
+            "only one of WEBUI_ADMIN_EMAIL and WEBUI_ADMIN_PASSWORD is set",
             "set both to create the first admin at start, or neither",
         )
 
@@ -521,26 +543,26 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         cors_allow_origins=_cors(env),
         forwarded_allow_ips=_forwarded_allow_ips(env),
         webui_url=_webui_url(env),
-        enable_signup=env.bool("ENABLE_SIGNUP", True),
+        enable_signup=env.flag("ENABLE_SIGNUP", True),
         default_user_role=env.choice("DEFAULT_USER_ROLE", "pending", ROLES),  # type: ignore[arg-type]
         admin_email=admin_email,
         admin_password=admin_password,
-        admin_name=env.str("WEBUI_ADMIN_NAME", "Admin") or "Admin",
-        enable_api_keys=env.bool("ENABLE_API_KEYS", False),
-        enable_api_keys_endpoint_restrictions=env.bool(
+        admin_name=env.text("WEBUI_ADMIN_NAME", "Admin") or "Admin",
+        enable_api_keys=env.flag("ENABLE_API_KEYS", False),
+        enable_api_keys_endpoint_restrictions=env.flag(
             "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS", False
         ),
         api_keys_allowed_endpoints=_api_key_endpoints(env),
         enable_password_validation=enable_password_validation,
         password_validation_regex=_password_regex(env, enable_password_validation),
-        password_validation_hint=env.str("PASSWORD_VALIDATION_HINT", ""),
-        password_min_length=env.int("PASSWORD_MIN_LENGTH", 8, minimum=8, maximum=64),
+        password_validation_hint=env.text("PASSWORD_VALIDATION_HINT", ""),
+        password_min_length=env.integer("PASSWORD_MIN_LENGTH", 8, minimum=8, maximum=64),
         database_url=_database_url(env, data_dir),
         max_request_body_size=_size(env, "MAX_REQUEST_BODY_SIZE", "1MiB"),
-        enable_api_docs=env.bool("ENABLE_API_DOCS", False),
-        host=env.str("HOST", "127.0.0.1"),
-        port=env.int("PORT", 8080, minimum=1, maximum=65535),
-        workers=env.int("WORKERS", 1, minimum=1, maximum=64),
+        enable_api_docs=env.flag("ENABLE_API_DOCS", False),
+        host=env.text("HOST", "127.0.0.1"),
+        port=env.integer("PORT", 8080, minimum=1, maximum=65535),
+        workers=env.integer("WORKERS", 1, minimum=1, maximum=64),
         log_level=env.choice(
             "GLOBAL_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
         ),
@@ -555,8 +577,8 @@ def _fallback_keys(env: _Reader) -> tuple[str, ...]:
     for key in keys:
         if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in KNOWN_DEFAULT_SECRETS:
             raise SettingsError(
-                "WEBUI_SECRET_KEY_FALLBACKS", "a fallback key is short or a known default",
+                "WEBUI_SECRET_KEY_FALLBACKS",
+                "a fallback key is short or a known default",
                 f"list only former keys of at least {MIN_SECRET_KEY_LENGTH} characters",
             )
     return keys
-

@@ -19,10 +19,16 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**keep, "DATA_DIR": str(tmp_path / "data"), **extra}
 
 
-def _bastion(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _bastion(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bastion", *args],
-        env=env, input=stdin, capture_output=True, text=True, timeout=60,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -52,8 +58,12 @@ def test_version(tmp_path: Path) -> None:
 
 def test_create_admin_refuses_a_common_password_without_traceback(tmp_path: Path) -> None:
     result = _bastion(
-        "create-admin", "--email", "root@example.com", "--password-stdin",
-        env=_env(tmp_path), stdin="password123\n",
+        "create-admin",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+        env=_env(tmp_path),
+        stdin="password123\n",
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -69,15 +79,21 @@ def _free_port() -> int:
 def test_serve_answers_health_and_ready_and_signs_in_the_created_admin(tmp_path: Path) -> None:
     env = _env(tmp_path)
     created = _bastion(
-        "create-admin", "--email", "Root@Example.com", "--password-stdin",
-        env=env, stdin=PASSWORD + "\n",
+        "create-admin",
+        "--email",
+        "Root@Example.com",
+        "--password-stdin",
+        env=env,
+        stdin=PASSWORD + "\n",
     )
     assert created.returncode == 0, created.stderr
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "bastion", "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -96,7 +112,8 @@ def test_serve_answers_health_and_ready_and_signs_in_the_created_admin(tmp_path:
         assert ready.status_code == 200 and ready.json()["database"] == "ok"
         signin = httpx.post(
             f"{base}/api/v1/auths/signin",
-            json={"email": "root@example.com", "password": PASSWORD}, timeout=10,
+            json={"email": "root@example.com", "password": PASSWORD},
+            timeout=10,
         )
         assert signin.status_code == 200 and signin.json()["role"] == "admin"
     finally:

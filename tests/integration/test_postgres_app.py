@@ -17,10 +17,13 @@ async def test_accounts_sessions_and_revocation_on_postgresql(
     await bastion.client.post(
         "/api/v1/auths/signout", headers={"Authorization": f"Bearer {user['token']}"}
     )
-    key = (await bastion.client.post(
-        "/api/v1/auths/api_key", json={"name": "ci"},
-        headers={"Authorization": f"Bearer {admin['token']}"},
-    )).json()["key"]
+    key = (
+        await bastion.client.post(
+            "/api/v1/auths/api_key",
+            json={"name": "ci"},
+            headers={"Authorization": f"Bearer {admin['token']}"},
+        )
+    ).json()["key"]
 
     restarted = await start_bastion(env)
     assert (await restarted.me(user["token"])).status_code == 401

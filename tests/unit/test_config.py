@@ -23,7 +23,9 @@ def _load(tmp_path: Path, **env: str):
     return load_settings({"DATA_DIR": str(tmp_path / "data"), **env})
 
 
-@pytest.mark.parametrize("key", ["t0p-s3cr3t", "changeme", "CHANGEME", "secret", "short-but-random-7f3a"])
+@pytest.mark.parametrize(
+    "key", ["t0p-s3cr3t", "changeme", "CHANGEME", "secret", "short-but-random-7f3a"]
+)
 def test_weak_or_default_secret_key_is_refused_with_one_line(tmp_path: Path, key: str) -> None:
     with pytest.raises(SettingsError) as raised:
         _load(tmp_path, WEBUI_SECRET_KEY=key)
@@ -123,9 +125,12 @@ def test_same_site_none_needs_secure(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as raised:
         _load(tmp_path, WEBUI_AUTH_COOKIE_SAME_SITE="none", WEBUI_AUTH_COOKIE_SECURE="false")
     assert raised.value.variable == "WEBUI_AUTH_COOKIE_SAME_SITE"
-    assert _load(
-        tmp_path, WEBUI_AUTH_COOKIE_SAME_SITE="none", WEBUI_AUTH_COOKIE_SECURE="true"
-    ).auth_cookie_same_site == "none"
+    assert (
+        _load(
+            tmp_path, WEBUI_AUTH_COOKIE_SAME_SITE="none", WEBUI_AUTH_COOKIE_SECURE="true"
+        ).auth_cookie_same_site
+        == "none"
+    )
 
 
 def test_auth_cookie_settings_fall_back_to_the_session_ones(tmp_path: Path) -> None:
@@ -150,7 +155,9 @@ def test_admin_email_without_password_is_refused(tmp_path: Path) -> None:
 
 
 def test_cors_origins_are_normalised_and_wildcard_warns(tmp_path: Path) -> None:
-    settings = _load(tmp_path, CORS_ALLOW_ORIGIN="https://Chat.Example.com ; http://localhost:3000/")
+    settings = _load(
+        tmp_path, CORS_ALLOW_ORIGIN="https://Chat.Example.com ; http://localhost:3000/"
+    )
     assert settings.cors_allow_origins == ("https://chat.example.com", "http://localhost:3000")
     wildcard = _load(tmp_path, CORS_ALLOW_ORIGIN="*")
     assert wildcard.cors_allow_origins == ("*",)
@@ -159,7 +166,11 @@ def test_cors_origins_are_normalised_and_wildcard_warns(tmp_path: Path) -> None:
 
 def test_forwarded_allow_ips_takes_addresses_and_networks(tmp_path: Path) -> None:
     settings = _load(tmp_path, FORWARDED_ALLOW_IPS="127.0.0.1, 10.0.0.0/8, ::1")
-    assert [str(net) for net in settings.forwarded_allow_ips] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert [str(net) for net in settings.forwarded_allow_ips] == [
+        "127.0.0.1/32",
+        "10.0.0.0/8",
+        "::1/128",
+    ]
 
 
 def test_sizes() -> None:

@@ -69,7 +69,9 @@ def _normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def set_auth_cookie(request: Request, response: Response, services: Services, issued: IssuedToken) -> None:
+def set_auth_cookie(
+    request: Request, response: Response, services: Services, issued: IssuedToken
+) -> None:
     settings = services.settings
     secure = settings.auth_cookie_secure
     is_https = request.scope.get("scheme") == "https"
@@ -200,7 +202,9 @@ async def create_api_key(
         record, key = await services.api_keys.create(
             principal.user.id,
             name=form.name,
-            expires_in=None if form.expires_in_days is None else timedelta(days=form.expires_in_days),
+            expires_in=None
+            if form.expires_in_days is None
+            else timedelta(days=form.expires_in_days),
             scopes=form.scopes,
         )
     except ValueError as exc:
@@ -216,7 +220,9 @@ async def list_api_keys(principal: VerifiedUser, services: ServicesDep) -> list[
 
 
 @router.delete("/api_key/{key_id}")
-async def revoke_api_key(key_id: str, principal: VerifiedUser, services: ServicesDep) -> dict[str, bool]:
+async def revoke_api_key(
+    key_id: str, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, bool]:
     _require_session(principal, services)
     await services.api_keys.revoke(principal.user.id, key_id)
     return {"status": True}

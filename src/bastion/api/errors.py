@@ -47,7 +47,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
         for error in exc.errors()
     ]
-    fields = ", ".join(".".join(problem["loc"][1:]) or "body" for problem in problems)  # type: ignore[arg-type]
+    fields = ", ".join(".".join(problem["loc"][1:]) or "body" for problem in problems)
     return _json(422, f"Invalid request: {fields}.", "validation_error", errors=problems)
 
 

@@ -20,7 +20,11 @@ async def ready(services: ServicesDep) -> JSONResponse:
     if await services.db.ping():
         return JSONResponse({"status": True, "database": "ok"})
     return JSONResponse(
-        {"status": False, "database": "unreachable", "code": "not_ready",
-         "detail": "The database is unreachable."},
+        {
+            "status": False,
+            "database": "unreachable",
+            "code": "not_ready",
+            "detail": "The database is unreachable.",
+        },
         status_code=503,
     )

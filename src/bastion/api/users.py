@@ -65,7 +65,9 @@ async def get_user(user_id: str, _: AdminUser, services: ServicesDep) -> dict[st
 
 
 @router.post("/update/role")
-async def update_role(form: RoleForm, principal: AdminUser, services: ServicesDep) -> dict[str, Any]:
+async def update_role(
+    form: RoleForm, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
     await _target(services, principal, form.id)
     await services.users.set_role(form.id, form.role)
     updated = await services.users.get(form.id)
@@ -88,7 +90,9 @@ async def enable_user(user_id: str, principal: AdminUser, services: ServicesDep)
 
 
 @router.post("/{user_id}/revoke-sessions")
-async def revoke_sessions(user_id: str, principal: AdminUser, services: ServicesDep) -> dict[str, Any]:
+async def revoke_sessions(
+    user_id: str, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
     user = await services.users.get(user_id)
     if user is None:
         raise NotFound("No such user.")

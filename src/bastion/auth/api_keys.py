@@ -197,4 +197,6 @@ class ApiKeys:
             return
         self._last_written[key_id] = moment
         async with self._db.session() as session, session.begin():
-            await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+            )

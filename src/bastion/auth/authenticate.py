@@ -85,7 +85,9 @@ class Authenticator:
         try:
             claims = self.tokens.verify(credential.value)
         except InvalidToken:
-            raise NotAuthenticated("The session is invalid or has expired.", code="token_invalid") from None
+            raise NotAuthenticated(
+                "The session is invalid or has expired.", code="token_invalid"
+            ) from None
         if await self.revocations.is_revoked(claims.jti):
             raise NotAuthenticated("The session has ended.", code="token_revoked")
         user = await self.users.get(claims.sub)
@@ -98,7 +100,9 @@ class Authenticator:
         if not self.api_keys_enabled:
             raise ApiKeysDisabled
         record = await self.api_keys.authenticate(key)
-        if self.allowed_endpoints is not None and not path_allowed(raw_path, self.allowed_endpoints):
+        if self.allowed_endpoints is not None and not path_allowed(
+            raw_path, self.allowed_endpoints
+        ):
             raise ApiKeyOutOfScope
         if record.scopes and not path_allowed(raw_path, record.scopes):
             raise ApiKeyOutOfScope

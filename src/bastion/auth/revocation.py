@@ -57,7 +57,7 @@ class Revocations:
             "revoked_at": datetime.fromtimestamp(self._clock(), UTC),
         }
         async with self._db.session() as session, session.begin():
-            dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+            dialect = postgresql if self._db.is_postgresql else sqlite
             await session.execute(
                 dialect.insert(RevokedToken).values(**values).on_conflict_do_nothing()
             )

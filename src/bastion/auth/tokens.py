@@ -15,13 +15,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 import jwt
 
 ALGORITHM = "HS256"
 ISSUER = "bastion"
 AUDIENCE = "bastion"
-TOKEN_TYPE = "access"
+TOKEN_TYPE = "access"  # noqa: S105 (a claim value, not a secret)
 # A cookie or header far larger than any token we issue is refused before any parsing.
 MAX_TOKEN_LENGTH = 4096
 _FORBIDDEN_HEADERS = frozenset({"kid", "jku", "x5u", "x5c", "jwk", "crit"})
@@ -76,7 +77,9 @@ class TokenService:
 
     def issue(self, user_id: str, version: int) -> IssuedToken:
         now = int(self._clock())
-        expires_at = None if self._expires_in is None else now + int(self._expires_in.total_seconds())
+        expires_at = (
+            None if self._expires_in is None else now + int(self._expires_in.total_seconds())
+        )
         claims = TokenClaims(
             sub=user_id,
             jti=secrets.token_hex(16),  # 128 random bits
@@ -131,20 +134,24 @@ class TokenService:
         if not _is_int(version) or not _is_int(iat):
             raise InvalidToken
         now = self._clock()
-        if exp is None:
-            # A token without expiry is only ever issued when JWT_EXPIRES_IN=-1.
-            if self._expires_in is not None:
+        expires_at: int | None = None
+        if exp is not None:
+            if not _is_int(exp) or exp <= now:
                 raise InvalidToken
-        elif not _is_int(exp) or exp <= now:
+            expires_at = exp
+        elif self._expires_in is not None:
+            # A token without expiry is only ever issued when JWT_EXPIRES_IN=-1.
             raise InvalidToken
         if iat > now + 60:  # issued in the future: not one of ours
             raise InvalidToken
-        return TokenClaims(sub=sub, jti=jti, version=version, issued_at=iat, expires_at=exp)
+        return TokenClaims(
+            sub=sub, jti=jti, version=version, issued_at=iat, expires_at=expires_at
+        )
 
     def _decode(self, token: str) -> dict[str, object]:
         for key in self._verify_keys:
             try:
-                return jwt.decode(  # type: ignore[no-any-return]
+                return jwt.decode(
                     token,
                     key,
                     algorithms=[ALGORITHM],
@@ -166,5 +173,5 @@ class TokenService:
         raise InvalidToken
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

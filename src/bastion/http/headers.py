@@ -19,7 +19,7 @@ See https://owasp.org/www-project-secure-headers/ for what each header defends a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,36 +341,37 @@ class SecurityHeadersMiddleware:
             raise ValueError("api_prefixes must be absolute paths")
         self.app = app
         self.api_prefixes = api_prefixes
-        nonce_csp = headers.nonce_csp
-        self._nonce_csp = nonce_csp
-        # Without a nonce the default policy is sent as it is: a fixed, overridable header.
-        self._csp_without_nonce = (_CSP, b"".join(nonce_csp)) if nonce_csp else None
+        # The default policy as sent without a nonce, and split where a nonce goes.
+        self._default_csp: tuple[Header, bytes, bytes] | None = None
+        if headers.nonce_csp is not None:
+            head, tail = headers.nonce_csp
+            self._default_csp = ((_CSP, head + tail), head, tail)
         self._strip = frozenset(name for name, _ in headers.enforced) | (
             {_HSTS} if headers.hsts is not None else set()
         )
-        overridable = headers.overridable
         hsts = ((_HSTS, headers.hsts),) if headers.hsts is not None else ()
         cache = ((_CACHE_CONTROL, headers.cache_control),) if headers.cache_control else ()
-        # (https, api) -> (appended always, appended unless the app set the same name)
-        self._variants: dict[tuple[bool, bool], tuple[tuple[Header, ...], tuple[Header, ...]]]
-        self._variants = {
-            (https, api): (
-                headers.enforced + (hsts if https else ()),
-                overridable + (cache if api else ()),
+        # [https][api] -> (appended always, appended unless the app set the same name)
+        self._variants = tuple(
+            tuple(
+                (
+                    headers.enforced + (hsts if https else ()),
+                    headers.overridable + (cache if api else ()),
+                )
+                for api in (False, True)
             )
             for https in (False, True)
-            for api in (False, True)
-        }
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        always, optional = self._variants[
-            scope.get("scheme") == "https", scope["path"].startswith(self.api_prefixes)
+        always, optional = self._variants[scope.get("scheme") == "https"][
+            scope["path"].startswith(self.api_prefixes)
         ]
         # request.state is this dict; made here so that a copied scope still shares it.
-        state: dict[str, Any] = scope.setdefault("state", {}) if self._nonce_csp else {}
+        state = scope.setdefault("state", {}) if self._default_csp else None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -387,7 +388,7 @@ class SecurityHeadersMiddleware:
         app_headers: Iterable[tuple[bytes, bytes]],
         always: tuple[Header, ...],
         optional: tuple[Header, ...],
-        state: MutableMapping[str, Any],
+        state: dict[str, Any] | None,
     ) -> list[tuple[bytes, bytes]]:
         strip = self._strip
         merged = []
@@ -397,18 +398,14 @@ class SecurityHeadersMiddleware:
             if name not in strip:
                 app_names.add(name)
                 merged.append(pair)
-        merged.extend(always)
+        merged += always
         for pair in optional:
             if pair[0] not in app_names:
                 merged.append(pair)
-        if self._nonce_csp is not None and _CSP not in app_names:
-            merged.append(self._csp(state))
+        if state is not None and self._default_csp is not None and _CSP not in app_names:
+            csp, head, tail = self._default_csp
+            nonce = state.get("csp_nonce")
+            if isinstance(nonce, str) and _NONCE.fullmatch(nonce):
+                csp = (_CSP, b"".join((head, b" 'nonce-", nonce.encode(), b"'", tail)))
+            merged.append(csp)
         return merged
-
-    def _csp(self, state: MutableMapping[str, Any]) -> Header:
-        nonce = state.get("csp_nonce")
-        if isinstance(nonce, str) and _NONCE.fullmatch(nonce) and self._nonce_csp:
-            head, tail = self._nonce_csp
-            return _CSP, b"%s 'nonce-%s'%s" % (head, nonce.encode("ascii"), tail)
-        assert self._csp_without_nonce is not None
-        return self._csp_without_nonce

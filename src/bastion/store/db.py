@@ -12,7 +12,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works: it only has to be the same for every Bastion process.
@@ -41,7 +46,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        backend = make_url(url).get_backend_name()
+        self.is_sqlite = backend == "sqlite"
+        self.is_postgresql = backend in {"postgres", "postgresql"}
         self.engine: AsyncEngine = create_async_engine(
             _driver_url(url, asynchronous=True), pool_pre_ping=not self.is_sqlite
         )
@@ -90,7 +97,9 @@ def migrate(url: str, revision: str = "head") -> None:
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     finally:

@@ -71,7 +71,9 @@ class Users:
 
     async def by_email(self, email: str) -> UserRecord | None:
         async with self._db.session() as session:
-            row = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+            row = (
+                await session.execute(select(User).where(User.email == email))
+            ).scalar_one_or_none()
             return None if row is None else _record(row)
 
     async def count(self) -> int:
@@ -86,7 +88,9 @@ class Users:
                 )
             ).scalars()
             records = [_record(row) for row in rows]
-            total = int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+            total = int(
+                (await session.execute(select(func.count()).select_from(User))).scalar_one()
+            )
         return records, total
 
     async def create(
@@ -100,12 +104,14 @@ class Users:
         """
         async with self._db.session() as session, session.begin():
             if first_is_admin:
-                if session.bind.dialect.name == "postgresql":
+                if self._db.is_postgresql:
                     await session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
                 elif self._db.is_sqlite:
                     # Take SQLite's write lock before counting.
                     await session.execute(text("UPDATE users SET id = id WHERE 0"))
-                existing = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+                existing = (
+                    await session.execute(select(func.count()).select_from(User))
+                ).scalar_one()
                 if existing == 0:
                     role = "admin"
             row = User(

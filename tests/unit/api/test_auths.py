@@ -25,7 +25,9 @@ async def test_default_user_role_applies_to_later_signups(start_bastion) -> None
     assert (await bastion.signup("second@example.com"))["role"] == "user"
 
 
-async def test_signup_sets_an_httponly_lax_cookie_without_secure_over_http(bastion: Bastion) -> None:
+async def test_signup_sets_an_httponly_lax_cookie_without_secure_over_http(
+    bastion: Bastion,
+) -> None:
     response = await bastion.client.post(
         "/api/v1/auths/signup",
         json={"name": "A", "email": "a@example.com", "password": PASSWORD},
@@ -96,7 +98,9 @@ async def test_duplicate_email_is_a_conflict_whatever_the_case(bastion: Bastion)
         ("signup@example.com", "password_similar_to_account"),
     ],
 )
-async def test_weak_passwords_are_refused_at_signup(bastion: Bastion, password: str, code: str) -> None:
+async def test_weak_passwords_are_refused_at_signup(
+    bastion: Bastion, password: str, code: str
+) -> None:
     response = await bastion.client.post(
         "/api/v1/auths/signup",
         json={"name": "A", "email": "signup@example.com", "password": password},
@@ -170,7 +174,9 @@ async def test_bcrypt_user_signs_in_and_is_rehashed_to_argon2id(bastion: Bastion
     assert response.status_code == 200
     async with bastion.services.db.session() as session:
         stored = (
-            await session.execute(select(User.password_hash).where(User.email == "imported@example.com"))
+            await session.execute(
+                select(User.password_hash).where(User.email == "imported@example.com")
+            )
         ).scalar_one()
     assert stored.startswith("$argon2id$")
     # The re-hash does not end the session it was made in, and the new hash works.
@@ -185,7 +191,10 @@ async def test_signout_revokes_the_token_and_clears_the_cookie(bastion: Bastion)
         "/api/v1/auths/signout", headers={"Authorization": f"Bearer {user['token']}"}
     )
     assert response.status_code == 200
-    assert 'token=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
+    assert (
+        'token=""' in response.headers["set-cookie"]
+        or "Max-Age=0" in response.headers["set-cookie"]
+    )
     refused = await bastion.me(user["token"])
     assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
     # Only that session ends.
@@ -260,7 +269,9 @@ async def test_tokens_signed_with_a_former_key_still_verify(start_bastion) -> No
     old_key, new_key = "o" * 40, "n" * 40
     before = await start_bastion({"WEBUI_SECRET_KEY": old_key})
     user = await before.signup("rotate@example.com")
-    after = await start_bastion({"WEBUI_SECRET_KEY": new_key, "WEBUI_SECRET_KEY_FALLBACKS": old_key})
+    after = await start_bastion(
+        {"WEBUI_SECRET_KEY": new_key, "WEBUI_SECRET_KEY_FALLBACKS": old_key}
+    )
     assert (await after.me(user["token"])).status_code == 200
     without = await start_bastion({"WEBUI_SECRET_KEY": new_key})
     assert (await without.me(user["token"])).status_code == 401

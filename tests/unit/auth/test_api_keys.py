@@ -52,7 +52,11 @@ async def test_key_is_shown_once_and_the_database_holds_no_usable_key(start_bast
     assert listed.status_code == 200 and key not in listed.text
     assert [entry["id"] for entry in listed.json()] == [created["id"]]
     async with bastion.services.db.engine.connect() as connection:
-        tables = (await connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars().all()
+        tables = (
+            (await connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
+            .scalars()
+            .all()
+        )
         dump = []
         for table in tables:
             for row in (await connection.execute(text(f'SELECT * FROM "{table}"'))).all():
@@ -65,9 +69,11 @@ async def test_key_is_shown_once_and_the_database_holds_no_usable_key(start_bast
 async def test_several_keys_per_user_each_revocable(start_bastion) -> None:
     bastion = await start_bastion(ENABLED)
     user, first = await _user_with_key(bastion)
-    second = (await bastion.client.post(
-        "/api/v1/auths/api_key", json={"name": "laptop"}, headers=_auth(user["token"])
-    )).json()
+    second = (
+        await bastion.client.post(
+            "/api/v1/auths/api_key", json={"name": "laptop"}, headers=_auth(user["token"])
+        )
+    ).json()
     revoke = await bastion.client.delete(
         f"/api/v1/auths/api_key/{first['id']}", headers=_auth(user["token"])
     )
@@ -92,7 +98,9 @@ async def test_last_use_is_recorded(start_bastion) -> None:
     user, created = await _user_with_key(bastion)
     assert created["last_used_at"] is None
     await bastion.me(created["key"])
-    listed = (await bastion.client.get("/api/v1/auths/api_key", headers=_auth(user["token"]))).json()
+    listed = (
+        await bastion.client.get("/api/v1/auths/api_key", headers=_auth(user["token"]))
+    ).json()
     assert listed[0]["last_used_at"] is not None
 
 
@@ -108,7 +116,8 @@ async def test_key_scope_refuses_other_paths(start_bastion) -> None:
 async def _user_with_key_for(bastion: Bastion, email: str, **form: object) -> tuple[dict, dict]:
     user = await bastion.signup(email)
     await bastion.client.post(
-        "/api/v1/users/update/role", json={"id": user["id"], "role": "user"},
+        "/api/v1/users/update/role",
+        json={"id": user["id"], "role": "user"},
         headers=_auth((await bastion.signin("owner@example.com")).json()["token"]),
     )
     token = (await bastion.signin(email)).json()["token"]
@@ -160,7 +169,7 @@ async def test_an_api_key_cannot_mint_more_keys(start_bastion) -> None:
 async def test_another_users_key_cannot_be_revoked(start_bastion) -> None:
     bastion = await start_bastion(ENABLED)
     _, created = await _user_with_key(bastion)
-    other, _ = await _user_with_key_for(bastion, "other@example.com")
+    await _user_with_key_for(bastion, "other@example.com")
     other_token = (await bastion.signin("other@example.com")).json()["token"]
     response = await bastion.client.delete(
         f"/api/v1/auths/api_key/{created['id']}", headers=_auth(other_token)
