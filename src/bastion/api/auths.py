@@ -151,7 +151,7 @@ async def signin(
 @router.post("/signout")
 async def signout(request: Request, response: Response, services: ServicesDep) -> dict[str, bool]:
     try:
-        principal = await current_principal(request, services)
+        principal = await current_principal(request)
     except BastionError:
         principal = None
     if principal is not None and principal.token is not None:

@@ -1,4 +1,7 @@
-"""FastAPI dependencies: the services, the caller, and the role guards."""
+"""FastAPI dependencies: the services, the caller, and the role guards.
+
+Kept shallow on purpose: every level of ``Depends`` costs on every request.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +15,24 @@ from bastion.errors import NotAuthenticated
 from bastion.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-async def current_principal(
-    request: Request, services: Annotated[Services, Depends(get_services)]
-) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The authenticated caller, any role (pending accounts included)."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is not None:
         return principal
     credential = read_credential(request.scope["headers"])
     if credential is None:
         raise NotAuthenticated
-    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    services: Services = request.app.state.services
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     principal = await services.authenticator.authenticate(
         credential, raw_path.decode("latin-1").split("?", 1)[0]
     )
     request.state.principal = principal
-    return principal
-
-
-async def any_role(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    """Any signed-in account, pending ones included."""
     return principal
 
 
@@ -47,6 +45,6 @@ async def admin_user(principal: Annotated[Principal, Depends(current_principal)]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-AnyRole = Annotated[Principal, Depends(any_role)]
+AnyRole = Annotated[Principal, Depends(current_principal)]
 VerifiedUser = Annotated[Principal, Depends(verified_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]

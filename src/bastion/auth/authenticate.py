@@ -7,8 +7,9 @@ lives with the token service, the revocation list and the API-key store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from typing import Literal
+
+from starlette.requests import cookie_parser
 
 from bastion.auth.api_keys import ApiKeyOutOfScope, ApiKeys, looks_like_api_key, path_allowed
 from bastion.auth.revocation import Revocations
@@ -51,13 +52,9 @@ def read_credential(headers: list[tuple[bytes, bytes]]) -> Credential | None:
             cookie_header = value
     if cookie_header is None:
         return None
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(cookie_header.decode("latin-1"))
-    except Exception:  # a mangled Cookie header is no credential, not a 500
-        return None
-    morsel = cookies.get(COOKIE_NAME)
-    return Credential(morsel.value, "cookie") if morsel and morsel.value else None
+    # Starlette's parser, like browsers, skips a malformed cookie instead of giving up.
+    token = cookie_parser(cookie_header.decode("latin-1")).get(COOKIE_NAME)
+    return Credential(token, "cookie") if token else None
 
 
 class Authenticator:
