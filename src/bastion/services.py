@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bastion.audit.events import LoggingSink, SecurityEvents
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
@@ -27,6 +28,7 @@ class Services:
     authenticator: Authenticator
     hasher: PasswordHasher
     password_policy: PasswordPolicy
+    events: SecurityEvents
 
     @classmethod
     def build(
@@ -73,4 +75,5 @@ class Services:
                 pattern=settings.password_validation_regex,
                 hint=settings.password_validation_hint,
             ),
+            events=SecurityEvents([LoggingSink()], clock=clock),
         )

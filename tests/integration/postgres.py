@@ -48,8 +48,18 @@ def throwaway_cluster(database: str = DATABASE) -> Iterator[str]:
             os.chown(base, pwd.getpwnam(as_user).pw_uid, pwd.getpwnam(as_user).pw_gid)
         _run(
             as_user,
-            [str(PG_BIN / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
-             "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
             what="initdb",
             cwd=base,
         )
@@ -57,8 +67,16 @@ def throwaway_cluster(database: str = DATABASE) -> Iterator[str]:
         try:
             _run(
                 None,
-                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                 "-U", SUPERUSER, database],
+                [
+                    str(PG_BIN / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    SUPERUSER,
+                    database,
+                ],
                 what="createdb",
                 cwd=base,
             )
@@ -79,9 +97,26 @@ def _start(as_user: str | None, base: Path, data: Path) -> int:
             "-c synchronous_commit=off -c full_page_writes=off"
         )
         started = subprocess.run(
-            _as(as_user, [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log),
-                          "-o", options, "-w", "-t", str(int(READY_TIMEOUT_S)), "start"]),
-            capture_output=True, text=True, timeout=READY_TIMEOUT_S + 30, check=False,
+            _as(
+                as_user,
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(int(READY_TIMEOUT_S)),
+                    "start",
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=READY_TIMEOUT_S + 30,
+            check=False,
             cwd=base,
         )
         if started.returncode == 0:
@@ -95,9 +130,14 @@ def _start(as_user: str | None, base: Path, data: Path) -> int:
 
 def _stop(as_user: str | None, base: Path, data: Path) -> None:
     subprocess.run(
-        _as(as_user, [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                      "-w", "-t", "30", "stop"]),
-        capture_output=True, timeout=60, check=False, cwd=base,
+        _as(
+            as_user,
+            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop"],
+        ),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        cwd=base,
     )
 
 
@@ -106,7 +146,8 @@ def _ready(port: int) -> bool:
     while time.monotonic() < deadline:
         probe = subprocess.run(
             [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)],
-            timeout=10, check=False,
+            timeout=10,
+            check=False,
         )
         if probe.returncode == 0:
             return True

@@ -124,6 +124,7 @@ async def signup(
         role=settings.default_user_role,
         first_is_admin=True,
     )
+    services.events.record("auth.signup", scope=request.scope, user_id=user.id, role=user.role)
     return await _start_session(request, response, services, user)
 
 
@@ -131,20 +132,44 @@ async def signup(
 async def signin(
     form: SigninForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
-    user = await services.users.by_email(_normalise_email(form.email))
+    email = _normalise_email(form.email)
+    user = await services.users.by_email(email)
     if user is None:
         # Same hashing work as a wrong password: timing must not reveal which accounts exist.
         await services.hasher.dummy_verify_async(form.password)
+        services.events.record(
+            "auth.signin",
+            outcome="failure",
+            scope=request.scope,
+            email=email,
+            reason="unknown_account",
+        )
         raise InvalidCredentials
     result = await services.hasher.verify_async(form.password, user.password_hash)
     if not result.ok:
+        services.events.record(
+            "auth.signin",
+            outcome="failure",
+            scope=request.scope,
+            user_id=user.id,
+            email=email,
+            reason="wrong_password",
+        )
         raise InvalidCredentials
     if not user.is_active:
+        services.events.record(
+            "auth.signin",
+            outcome="denied",
+            scope=request.scope,
+            user_id=user.id,
+            reason="account_disabled",
+        )
         raise AccountDisabled
     if result.needs_rehash:
         # An imported bcrypt hash (or weaker argon2) is upgraded now that we know the password.
         new_hash = await services.hasher.hash_async(form.password)
         await services.users.set_password_hash(user.id, new_hash, revoke=False)
+    services.events.record("auth.signin", scope=request.scope, user_id=user.id, role=user.role)
     return await _start_session(request, response, services, user)
 
 
@@ -157,6 +182,16 @@ async def signout(request: Request, response: Response, services: ServicesDep) -
     if principal is not None and principal.token is not None:
         claims = principal.token
         await services.revocations.revoke(claims.jti, claims.sub, claims.expires_at)
+        services.events.record(
+            "auth.signout", scope=request.scope, user_id=claims.sub, role=principal.user.role
+        )
+        services.events.record(
+            "auth.token_revoked",
+            scope=request.scope,
+            user_id=claims.sub,
+            jti=claims.jti,
+            reason="signout",
+        )
     response.delete_cookie(COOKIE_NAME, path="/")
     return {"status": True}
 
@@ -181,6 +216,14 @@ async def update_password(
     new_hash = await services.hasher.hash_async(form.new_password)
     # Every token issued so far ends here, this one included; the caller gets a new one.
     await services.users.set_password_hash(user.id, new_hash, revoke=True)
+    services.events.record("auth.password_change", scope=request.scope, user_id=user.id)
+    services.events.record(
+        "auth.token_revoked",
+        scope=request.scope,
+        user_id=user.id,
+        reason="password_change",
+        all_tokens=True,
+    )
     refreshed = await services.users.get(user.id)
     assert refreshed is not None
     return await _start_session(request, response, services, refreshed)
@@ -195,7 +238,7 @@ def _require_session(principal: VerifiedUser, services: Services) -> None:
 
 @router.post("/api_key")
 async def create_api_key(
-    form: ApiKeyForm, principal: VerifiedUser, services: ServicesDep
+    form: ApiKeyForm, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
     _require_session(principal, services)
     try:
@@ -209,6 +252,14 @@ async def create_api_key(
         )
     except ValueError as exc:
         raise BastionError(str(exc), code="invalid_scope", status_code=422) from None
+    services.events.record(
+        "api_key.created",
+        scope=request.scope,
+        user_id=principal.user.id,
+        api_key_id=record.id,
+        name=record.name,
+        scopes=list(record.scopes),
+    )
     # The only time the key is ever shown.
     return {**record.public(), "key": key}
 
@@ -221,8 +272,11 @@ async def list_api_keys(principal: VerifiedUser, services: ServicesDep) -> list[
 
 @router.delete("/api_key/{key_id}")
 async def revoke_api_key(
-    key_id: str, principal: VerifiedUser, services: ServicesDep
+    key_id: str, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, bool]:
     _require_session(principal, services)
     await services.api_keys.revoke(principal.user.id, key_id)
+    services.events.record(
+        "api_key.revoked", scope=request.scope, user_id=principal.user.id, api_key_id=key_id
+    )
     return {"status": True}

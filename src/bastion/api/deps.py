@@ -9,9 +9,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bastion.auth.api_keys import looks_like_api_key
 from bastion.auth.authenticate import Principal, read_credential
 from bastion.auth.rbac import require_role
-from bastion.errors import NotAuthenticated
+from bastion.errors import BastionError, NotAuthenticated
 from bastion.services import Services
 
 
@@ -29,9 +30,16 @@ async def current_principal(request: Request) -> Principal:
         raise NotAuthenticated
     services: Services = request.app.state.services
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    principal = await services.authenticator.authenticate(
-        credential, raw_path.decode("latin-1").split("?", 1)[0]
-    )
+    try:
+        principal = await services.authenticator.authenticate(
+            credential, raw_path.decode("latin-1").split("?", 1)[0]
+        )
+    except BastionError as refused:
+        if looks_like_api_key(credential.value):
+            services.events.record(
+                "api_key.denied", outcome="denied", scope=request.scope, reason=refused.code
+            )
+        raise
     request.state.principal = principal
     return principal
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from bastion.api.deps import AdminUser, ServicesDep
@@ -33,6 +33,24 @@ class NotOnYourself(Conflict):
 
 def _admin_view(user: UserRecord) -> dict[str, Any]:
     return {**user.public(), "is_active": user.is_active, "created_at": user.created_at.isoformat()}
+
+
+def _record(
+    services: Services,
+    request: Request,
+    principal: Principal,
+    event: str,
+    target: str,
+    **details: Any,
+) -> None:
+    services.events.record(
+        event,
+        scope=request.scope,
+        user_id=principal.user.id,
+        role=principal.user.role,
+        target_user_id=target,
+        **details,
+    )
 
 
 async def _target(services: Services, principal: Principal, user_id: str) -> UserRecord:
@@ -66,42 +84,55 @@ async def get_user(user_id: str, _: AdminUser, services: ServicesDep) -> dict[st
 
 @router.post("/update/role")
 async def update_role(
-    form: RoleForm, principal: AdminUser, services: ServicesDep
+    form: RoleForm, request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, Any]:
-    await _target(services, principal, form.id)
+    before = await _target(services, principal, form.id)
     await services.users.set_role(form.id, form.role)
+    _record(
+        services, request, principal, "user.role_change", form.id, old=before.role, new=form.role
+    )
     updated = await services.users.get(form.id)
     assert updated is not None
     return _admin_view(updated)
 
 
 @router.post("/{user_id}/disable")
-async def disable_user(user_id: str, principal: AdminUser, services: ServicesDep) -> dict[str, Any]:
+async def disable_user(
+    user_id: str, request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
     await _target(services, principal, user_id)
     await services.users.set_active(user_id, False)
+    _record(services, request, principal, "user.disabled", user_id)
     return {"status": True}
 
 
 @router.post("/{user_id}/enable")
-async def enable_user(user_id: str, principal: AdminUser, services: ServicesDep) -> dict[str, Any]:
+async def enable_user(
+    user_id: str, request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
     await _target(services, principal, user_id)
     await services.users.set_active(user_id, True)
+    _record(services, request, principal, "user.enabled", user_id)
     return {"status": True}
 
 
 @router.post("/{user_id}/revoke-sessions")
 async def revoke_sessions(
-    user_id: str, principal: AdminUser, services: ServicesDep
+    user_id: str, request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, Any]:
     user = await services.users.get(user_id)
     if user is None:
         raise NotFound("No such user.")
     await services.users.revoke_all_tokens(user_id)
+    _record(services, request, principal, "auth.token_revoked", user_id, all_tokens=True)
     return {"status": True}
 
 
 @router.delete("/{user_id}")
-async def delete_user(user_id: str, principal: AdminUser, services: ServicesDep) -> dict[str, bool]:
+async def delete_user(
+    user_id: str, request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, bool]:
     await _target(services, principal, user_id)
     await services.users.delete(user_id)
+    _record(services, request, principal, "user.deleted", user_id)
     return {"status": True}

@@ -144,9 +144,7 @@ class TokenService:
             raise InvalidToken
         if iat > now + 60:  # issued in the future: not one of ours
             raise InvalidToken
-        return TokenClaims(
-            sub=sub, jti=jti, version=version, issued_at=iat, expires_at=expires_at
-        )
+        return TokenClaims(sub=sub, jti=jti, version=version, issued_at=iat, expires_at=expires_at)
 
     def _decode(self, token: str) -> dict[str, object]:
         for key in self._verify_keys:
