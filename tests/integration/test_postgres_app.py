@@ -1,6 +1,10 @@
-"""The whole account and session flow on a real PostgreSQL server."""
+"""The account and session flow on a real PostgreSQL server (and races on both databases)."""
 
 from __future__ import annotations
+
+import asyncio
+
+import pytest
 
 from tests.support import PASSWORD, StartBastion
 
@@ -39,12 +43,14 @@ async def test_accounts_sessions_and_revocation_on_postgresql(
     assert (await restarted.me(admin["token"])).status_code == 401
 
 
-async def test_only_one_of_two_simultaneous_first_signups_becomes_admin(
-    start_bastion: StartBastion, postgres_database: str
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_only_one_of_simultaneous_first_signups_becomes_admin(
+    start_bastion: StartBastion, request: pytest.FixtureRequest, database: str
 ) -> None:
-    import asyncio
-
-    bastion = await start_bastion({"DATABASE_URL": postgres_database})
+    env = {}
+    if database == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
+    bastion = await start_bastion(env)
     answers = await asyncio.gather(
         *(
             bastion.client.post(
