@@ -55,7 +55,7 @@ class LogFile:
         self.path = path
         self.rotation_size = rotation_size
         self.retention = retention
-        self._write = write
+        self.os_write = write
         self._now = now
         self._lock_path = path.with_name(path.name + ".lock")
         self._lock_fd: int | None = None
@@ -126,7 +126,7 @@ class LogFile:
         view = memoryview(data)
         try:
             while view:
-                written = self._write(fd, view)
+                written = self.os_write(fd, view)
                 view = view[written:]
         except OSError:
             # A part of a line must not stay behind: it would break the next entry.

@@ -91,15 +91,24 @@ class AuditMiddleware:
         response_body = bytearray()
         truncated = [False, False]
 
-        async def audit_receive() -> Message:
+        # The start of the body is read here, before the app runs, so that it is logged
+        # even when the app never reads it; past the cap the body streams through as is.
+        early: list[Message] = []
+        while capture_request and len(request_body) < cap:
             message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                room = cap - len(request_body)
-                if len(chunk) > room:
-                    truncated[0] = True
-                if room > 0:
-                    request_body.extend(chunk[:room])
+            early.append(message)
+            if message["type"] != "http.request":
+                break
+            self._keep(request_body, message.get("body", b""), truncated, 0)
+            if not message.get("more_body", False):
+                break
+
+        async def audit_receive() -> Message:
+            if early:
+                return early.pop(0)
+            message = await receive()
+            if message["type"] == "http.request" and message.get("body"):
+                self._keep(request_body, message["body"], truncated, 0)
             return message
 
         async def audit_send(message: Message) -> None:
@@ -107,12 +116,7 @@ class AuditMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif capture_response and message["type"] == "http.response.body":
-                chunk = message.get("body", b"")
-                room = cap - len(response_body)
-                if len(chunk) > room:
-                    truncated[1] = True
-                if room > 0:
-                    response_body.extend(chunk[:room])
+                self._keep(response_body, message.get("body", b""), truncated, 1)
             await send(message)
 
         try:
@@ -125,6 +129,14 @@ class AuditMiddleware:
                             request_body if capture_request else None,
                             response_body if capture_response else None, truncated)
             )
+
+    def _keep(self, body: bytearray, chunk: bytes, truncated: list[bool], which: int) -> None:
+        """Add ``chunk`` to ``body`` up to the cap; note when something was left out."""
+        room = self.max_body_size - len(body)
+        if len(chunk) > room:
+            truncated[which] = True
+        if room > 0:
+            body.extend(chunk[:room])
 
     def _entry(
         self,

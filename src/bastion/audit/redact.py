@@ -28,9 +28,10 @@ _JSON_FIELD = re.compile(
     r'(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^,}\]\s]+)',
     re.I,
 )
-# …password…=value in form-encoded or query text.
+# …password…=value in form-encoded or query text; the value runs to the next & or line end
+# (a raw, unencoded value may hold spaces).
 _FORM_FIELD = re.compile(
-    r"((?:^|[&;?\s])[^=&;\s]*(?:password|secret|token|key)[^=&;\s]*=)[^&;\s]*", re.I
+    r"((?:^|[&;?\s])[^=&;\s]*(?:password|secret|token|key)[^=&;\s]*=)[^&;\r\n]*", re.I
 )
 
 
