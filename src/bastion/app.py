@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             yield
         finally:
             await services.db.dispose()
-            await anyio.to_thread.run_sync(services.audit.close)
+            await anyio.to_thread.run_sync(services.close_audit)
 
     docs = settings.enable_api_docs
     app = FastAPI(

@@ -93,6 +93,7 @@ def _serve(settings: Settings) -> int:
             await prepare(services)
         finally:
             await services.db.dispose()
+            services.close_audit()
 
     asyncio.run(setup())
     # Workers re-read the environment; the command-line values must reach them too.
@@ -133,6 +134,7 @@ def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -
             )
         finally:
             await services.db.dispose()
+            services.close_audit()
 
     asyncio.run(run())
     print(f"created administrator {email.lower()}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from bastion.audit.events import LoggingSink, Outcome, SecurityEvents
 from bastion.audit.logfile import LogFile
+from bastion.audit.webhook import WebhookSink
 from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
@@ -34,6 +35,7 @@ class Services:
     password_policy: PasswordPolicy
     events: SecurityEvents
     audit: AuditWriter
+    webhook: WebhookSink | None
 
     @classmethod
     def build(
@@ -69,6 +71,10 @@ class Services:
         events = SecurityEvents([LoggingSink()], clock=clock)
         audit = _audit_writer(settings, events)
         events.add_sink(AuditSink(audit))
+        webhook = None
+        if settings.audit_webhook_url is not None:
+            webhook = WebhookSink(settings.audit_webhook_url)
+            events.add_sink(webhook)
         return cls(
             settings=settings,
             db=db,
@@ -85,7 +91,14 @@ class Services:
             ),
             events=events,
             audit=audit,
+            webhook=webhook,
         )
+
+    def close_audit(self) -> None:
+        """Write what is queued and stop the audit threads (blocking: call it off the loop)."""
+        self.audit.close()
+        if self.webhook is not None:
+            self.webhook.close()
 
 
 def _audit_writer(settings: Settings, events: SecurityEvents) -> AuditWriter:

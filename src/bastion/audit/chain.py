@@ -37,11 +37,13 @@ def seal(entry: dict[str, Any], prev: str) -> tuple[bytes, str]:
     """The line to append (newline included) for ``entry`` chained after ``prev``."""
     entry.pop("hash", None)  # a batch that failed to write is sealed again on retry
     entry["prev"] = prev
-    digest = hashlib.sha256(canonical(entry)).hexdigest()
+    body = canonical(entry)
+    digest = hashlib.sha256(body).hexdigest()
     entry["hash"] = digest
+    # The hash goes last (verification re-sorts the keys), so one encoding serves both.
     # ensure_ascii: a newline or control character in any field is escaped, never raw,
     # so no value can end the line early or forge a second entry.
-    return canonical(entry) + b"\n", digest
+    return body[:-1] + b',"hash":"' + digest.encode("ascii") + b'"}\n', digest
 
 
 def chain_order(paths: Iterable[Path]) -> list[Path]:

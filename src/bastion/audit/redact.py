@@ -39,7 +39,14 @@ def secret_name(name: str) -> bool:
     return _SECRET_NAME.search(name) is not None
 
 
+# Every rule above needs one of these; most text (paths, user agents) has none.
+_MARKERS = ("sk-", "eyj", "bearer", "password", "passwd", "secret", "token", "key")
+
+
 def redact_text(text: str) -> str:
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _MARKERS):
+        return text
     text = _JSON_FIELD.sub(lambda m: m.group(1) + '"' + REDACTED + '"', text)
     text = _FORM_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     return _SECRET_TEXT.sub(REDACTED, text)
