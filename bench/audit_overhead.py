@@ -19,11 +19,9 @@ from pathlib import Path
 
 from throughput import (
     PATH,
-    ROUNDS,
-    WrkResult,
     bastion_environment,
+    best_of_rounds,
     check_answers_200,
-    run_wrk,
     sign_up,
     uvicorn_server,
 )
@@ -37,7 +35,6 @@ CONFIGURATIONS = {
 
 
 def main() -> dict[str, float]:
-    best: dict[str, WrkResult] = {}
     log_sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bastion-bench-") as root:
         servers: dict[str, tuple[str, tuple[str, ...], Path]] = {}
@@ -51,11 +48,9 @@ def main() -> dict[str, float]:
                 cookie = f"token={sign_up(base)}"
                 check_answers_200(base + PATH, {"Cookie": cookie})
                 servers[name] = (base + PATH, (f"Cookie: {cookie}",), data_dir)
-            for _ in range(ROUNDS):
-                for name, (url, headers, _) in servers.items():
-                    result = run_wrk(url, headers)
-                    if name not in best or result.requests_per_s > best[name].requests_per_s:
-                        best[name] = result
+            best = best_of_rounds(
+                {name: (url, headers) for name, (url, headers, _) in servers.items()}
+            )
         for name, (_, _, data_dir) in servers.items():
             log_sizes[name] = sum(
                 file.stat().st_size for file in data_dir.glob("audit.log*") if file.is_file()
@@ -76,6 +71,7 @@ def main() -> dict[str, float]:
         "metadata_p99_ms": best["metadata"].latency_p99_ms,
         "ratio": ratio,
     }
+
 
 if __name__ == "__main__":
     main()

@@ -162,7 +162,12 @@ class LogFile:
         compressed = target.with_name(target.name + ".gz")
         partial = target.with_name(target.name + ".gz.partial")
         try:
-            with open(target, "rb") as source, gzip.open(partial, "wb") as sink:
+            raw = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with (
+                open(target, "rb") as source,
+                open(raw, "wb") as compressed_file,
+                gzip.GzipFile(fileobj=compressed_file, mode="wb") as sink,
+            ):
                 shutil.copyfileobj(source, sink)
             os.rename(partial, compressed)  # readers never see half a gzip file
             os.unlink(target)

@@ -120,15 +120,16 @@ class AuditMiddleware:
             await send(message)
 
         try:
-            await self.app(
-                scope, audit_receive if capture_request else receive, audit_send
-            )
+            await self.app(scope, audit_receive if capture_request else receive, audit_send)
         finally:
-            self.writer.submit(
-                self._entry(scope, status, time.perf_counter() - started,
-                            request_body if capture_request else None,
-                            response_body if capture_response else None, truncated)
-            )
+            entry = self._entry(scope, status, time.perf_counter() - started)
+            if capture_request:
+                entry["request_body"] = bytes(request_body)
+                entry["request_body_truncated"] = truncated[0]
+            if capture_response:
+                entry["response_body"] = bytes(response_body)
+                entry["response_body_truncated"] = truncated[1]
+            self.writer.submit(entry)
 
     def _keep(self, body: bytearray, chunk: bytes, truncated: list[bool], which: int) -> None:
         """Add ``chunk`` to ``body`` up to the cap; note when something was left out."""
@@ -138,15 +139,7 @@ class AuditMiddleware:
         if room > 0:
             body.extend(chunk[:room])
 
-    def _entry(
-        self,
-        scope: Scope,
-        status: int,
-        duration: float,
-        request_body: bytearray | None,
-        response_body: bytearray | None,
-        truncated: list[bool],
-    ) -> dict[str, Any]:
+    def _entry(self, scope: Scope, status: int, duration: float) -> dict[str, Any]:
         # The auth dependency leaves the caller in request.state once the app has run.
         principal = scope.get("state", {}).get("principal")
         user = principal.user if principal is not None else None
@@ -156,7 +149,7 @@ class AuditMiddleware:
             if name == b"user-agent":
                 user_agent = value.decode("latin-1")
                 break
-        entry: dict[str, Any] = {
+        return {
             "time": self.clock(),
             "type": "http.request",
             "user_id": user.id if user is not None else None,
@@ -169,10 +162,3 @@ class AuditMiddleware:
             "client_ip": client[0] if client else None,
             "user_agent": user_agent,
         }
-        if request_body is not None:
-            entry["request_body"] = bytes(request_body)
-            entry["request_body_truncated"] = truncated[0]
-        if response_body is not None:
-            entry["response_body"] = bytes(response_body)
-            entry["response_body_truncated"] = truncated[1]
-        return entry

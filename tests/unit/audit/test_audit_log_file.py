@@ -6,6 +6,7 @@ import errno
 import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -92,6 +93,8 @@ def test_retention_keeps_the_newest_rotated_files(tmp_path: Path) -> None:
     writer.close()
     rotated = rotated_files(path)
     assert len(rotated) == 3
+    # Only the server's user reads the log, rotated files included.
+    assert {stat.S_IMODE(file.stat().st_mode) for file in [*rotated, path]} == {0o600}
     numbers = [entry["n"] for entry in _entries(path)]
     assert numbers == list(range(numbers[0], 200))  # the oldest went first, nothing else
     # The retained files still verify as one chain (its start was rotated out).
