@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,13 @@ class Filter:
     until: datetime | None = None
     user_id: str | None = None
     type: str | None = None
+
+    def __post_init__(self) -> None:
+        # The log is in UTC: a time given without a zone is taken as UTC.
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                object.__setattr__(self, name, value.replace(tzinfo=UTC))
 
     def matches(self, entry: dict[str, Any]) -> bool:
         if self.user_id is not None and entry.get("user_id") != self.user_id:

@@ -56,6 +56,8 @@ async def test_events_filter_by_type_user_and_time(bastion: Bastion) -> None:
     assert later["events"] == everything[1:]
     earlier = await _events(bastion, token, until=middle)
     assert earlier["events"] == everything[:1]
+    naive = middle.removesuffix("+00:00")  # no zone: UTC, as the log
+    assert (await _events(bastion, token, since=naive))["events"] == everything[1:]
 
 
 async def test_paging_is_stable_across_rotation_and_reads_gzip_files(

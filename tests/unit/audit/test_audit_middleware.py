@@ -135,6 +135,16 @@ async def test_a_streamed_body_is_never_held_beyond_the_cap(start_bastion: Start
     assert (entry["request_body"], entry["request_body_truncated"]) == ("xxxxxxxx", True)
 
 
+async def test_requests_refused_before_the_app_are_audited_with_their_status(
+    start_bastion: StartBastion,
+) -> None:
+    bastion = await start_bastion({"MAX_REQUEST_BODY_SIZE": "100"})
+    answer = await bastion.client.post("/api/v1/auths/signin", content=b"x" * 101)
+    assert answer.status_code == 413
+    entry = requests(bastion)[-1]
+    assert (entry["path"], entry["status"]) == ("/api/v1/auths/signin", 413)
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
