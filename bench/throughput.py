@@ -182,10 +182,12 @@ def check_answers_200(url: str, headers: dict[str, str]) -> None:
         raise BenchError(f"GET {url} answered {answer.status_code}: {answer.text[:300]}")
 
 
-def best_of_rounds(targets: dict[str, tuple[str, Sequence[str]]]) -> dict[str, WrkResult]:
-    """Load each target in turn, ``ROUNDS`` times over; the best run of each."""
+def best_of_rounds(
+    targets: dict[str, tuple[str, Sequence[str]]], rounds: int = ROUNDS
+) -> dict[str, WrkResult]:
+    """Load each target in turn, ``rounds`` times over; the best run of each."""
     best: dict[str, WrkResult] = {}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, (url, headers) in targets.items():
             result = run_wrk(url, headers)
             if name not in best or result.requests_per_s > best[name].requests_per_s:

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio
+
 from bastion import __version__
 from bastion.config import Settings, SettingsError, load_settings
 
@@ -48,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _verify_audit(paths: Sequence[Path]) -> int:
     """Exit 0 when the chain holds, 1 naming the first altered, removed or inserted entry."""
-    from bastion.audit.chain import verify
+    from bastion.audit.chain import chain_order, verify
 
+    paths = chain_order(paths)
     try:
         count, broken = verify(paths)
     except OSError as exc:
@@ -93,7 +96,7 @@ def _serve(settings: Settings) -> int:
             await prepare(services)
         finally:
             await services.db.dispose()
-            services.close_audit()
+            await anyio.to_thread.run_sync(services.close_audit)
 
     asyncio.run(setup())
     # Workers re-read the environment; the command-line values must reach them too.
@@ -134,7 +137,7 @@ def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -
             )
         finally:
             await services.db.dispose()
-            services.close_audit()
+            await anyio.to_thread.run_sync(services.close_audit)
 
     asyncio.run(run())
     print(f"created administrator {email.lower()}")

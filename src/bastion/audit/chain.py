@@ -15,7 +15,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,13 @@ GENESIS = "0" * 64
 ROTATED_SUFFIX = re.compile(r"\.(\d{8}T\d{12}Z)(?:-\d+)?(?:\.gz)?$")
 
 
+# One encoder for every entry: json.dumps with options builds a new one on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical(entry: dict[str, Any]) -> bytes:
     """The bytes that are hashed: sorted keys, no spaces, ASCII only."""
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
-        "ascii"
-    )
+    return _CANONICAL.encode(entry).encode("ascii")
 
 
 def seal(entry: dict[str, Any], prev: str) -> tuple[bytes, str]:
@@ -47,13 +49,19 @@ def seal(entry: dict[str, Any], prev: str) -> tuple[bytes, str]:
 
 
 def chain_order(paths: Iterable[Path]) -> list[Path]:
-    """Rotated files oldest first, then the files being written to."""
+    """Rotated files oldest first, then the files being written to.
+
+    The writers' lock file and half-compressed files are left out, so that a shell glob
+    such as ``audit.log*`` names exactly the log.
+    """
 
     def key(path: Path) -> tuple[int, str, str]:
         match = ROTATED_SUFFIX.search(path.name)
         return (0, match.group(1), path.name) if match else (1, "", path.name)
 
-    return sorted(paths, key=key)
+    return sorted(
+        (path for path in paths if not path.name.endswith((".lock", ".partial"))), key=key
+    )
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
@@ -76,7 +84,7 @@ class Break:
         return f"{self.path}:{self.line}: {self.problem}"
 
 
-def verify(paths: Sequence[Path]) -> tuple[int, Break | None]:
+def verify(paths: Iterable[Path]) -> tuple[int, Break | None]:
     """Check the chain through ``paths`` (any order); the entry count and the first break.
 
     The very first entry may follow an entry in a file that retention has deleted, so

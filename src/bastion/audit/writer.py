@@ -20,10 +20,11 @@ every ``retry_interval`` seconds, and writing resumes by itself when space retur
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bastion.audit.chain import canonical
@@ -36,8 +37,17 @@ log = logging.getLogger("bastion.audit")
 Report = Callable[[str, dict[str, Any]], None]
 
 
+_second: tuple[int, str] = (-1, "")  # the last second formatted: most entries share it
+
+
 def utc_iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
+    """``timestamp`` as ISO 8601 in UTC with microseconds (``…T12:00:00.000001+00:00``)."""
+    global _second
+    second = math.floor(timestamp)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{int((timestamp - second) * 1_000_000):06d}+00:00"
 
 
 def encode(record: dict[str, Any]) -> dict[str, Any]:

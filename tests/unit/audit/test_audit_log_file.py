@@ -226,8 +226,11 @@ def test_verify_follows_the_chain_across_rotated_files(tmp_path: Path, capsys: A
     for number in range(40):
         writer.submit({"time": 0.0, "type": "test", "n": number})
     writer.close()
-    files = [str(file) for file in [path, *rotated_files(path)]]  # any order
+    files = [str(file) for file in tmp_path.iterdir()]  # any order, the lock file too
     assert cli(["audit", "verify", *files]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"audit log intact: 40 entries in {len(rotated_files(path)) + 1} file(s)"
+    )
     oldest = rotated_files(path)[1]
     with gzip.open(oldest, "rb") as handle:
         lines = handle.read().splitlines(keepends=True)
