@@ -64,7 +64,10 @@ def _open_all(path: Path, stack: ExitStack) -> list[Iterable[bytes]]:
     """
     handles: list[Iterable[bytes]] = []
     lock_path = path.with_name(path.name + ".lock")
-    lock_fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        lock_fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        return handles  # not even the directory yet: nothing was logged
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_SH)
         for file in [*rotated_files(path), path]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bastion.audit import query
 from bastion.audit.events import MemorySink
 from bastion.audit.logfile import rotated_files
 from tests.support import Bastion, StartBastion
@@ -89,6 +91,23 @@ async def test_an_unknown_cursor_is_refused(bastion: Bastion) -> None:
         "/api/v1/audit/events", params={"cursor": "0" * 64}, headers=_auth(admin["token"])
     )
     assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor")
+
+
+async def test_the_log_is_empty_before_anything_is_written(
+    start_bastion: StartBastion, tmp_path: Path
+) -> None:
+    bastion = await start_bastion({"AUDIT_LOGS_FILE_PATH": str(tmp_path / "new" / "audit.log")})
+    assert query.search(bastion.settings.audit_logs_file_path, query.Filter(), limit=10) == (
+        [],
+        None,
+    )
+
+
+async def test_the_api_answers_404_when_the_log_file_is_off(start_bastion: StartBastion) -> None:
+    bastion = await start_bastion({"ENABLE_AUDIT_LOGS_FILE": "false"})
+    admin = await bastion.signup("admin@example.com")
+    response = await bastion.client.get("/api/v1/audit/events", headers=_auth(admin["token"]))
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
 
 
 async def test_bastion_keeps_answering_on_a_full_disk_and_resumes(bastion: Bastion) -> None:
