@@ -1,7 +1,8 @@
 """Secrets never reach the audit log: redaction of fields, bodies and free text.
 
 A value is replaced by ``[REDACTED]`` when its field name contains ``password``,
-``secret``, ``token`` or ``key`` (``new_password``, ``api_key``, ``client_secret``…), and
+``secret``, ``token`` or ``key`` (``new_password``, ``api_key``, ``client_secret``…, and
+``authorization`` or ``cookie``), except ``true``/``false``/``null``, which hide nothing; and
 anywhere in any text when it looks like an ``sk-`` API key, a JWT or a bearer credential.
 Bodies that are not JSON, or were cut at ``MAX_BODY_LOG_SIZE`` (so no longer parse), are
 redacted with the same rules as regular expressions on the raw text: a truncated body is
