@@ -182,8 +182,20 @@ def check_answers_200(url: str, headers: dict[str, str]) -> None:
         raise BenchError(f"GET {url} answered {answer.status_code}: {answer.text[:300]}")
 
 
-def main() -> dict[str, float]:
+def best_of_rounds(
+    targets: dict[str, tuple[str, Sequence[str]]], rounds: int = ROUNDS
+) -> dict[str, WrkResult]:
+    """Load each target in turn, ``rounds`` times over; the best run of each."""
     best: dict[str, WrkResult] = {}
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            result = run_wrk(url, headers)
+            if name not in best or result.requests_per_s > best[name].requests_per_s:
+                best[name] = result
+    return best
+
+
+def main() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bastion-bench-") as data_dir, \
             uvicorn_server("bare_app:app", app_dir=BENCH_DIR) as bare, \
             uvicorn_server("bastion.app:app_from_env", factory=True,
@@ -196,11 +208,7 @@ def main() -> dict[str, float]:
             "bare fastapi": (bare + PATH, ()),
             "bastion": (bastion + PATH, (f"Cookie: {cookie}",)),
         }
-        for _ in range(ROUNDS):
-            for name, (url, headers) in targets.items():
-                result = run_wrk(url, headers)
-                if name not in best or result.requests_per_s > best[name].requests_per_s:
-                    best[name] = result
+        best = best_of_rounds(targets)
 
     ratio = best["bastion"].requests_per_s / best["bare fastapi"].requests_per_s
     for name in ("bastion", "bare fastapi"):

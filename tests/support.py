@@ -76,6 +76,7 @@ async def start_bastion(
     for instance in running:
         await instance.client.aclose()
         await instance.services.db.dispose()
+        instance.services.close_audit()
 
 
 @pytest.fixture

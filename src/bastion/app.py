@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from bastion import __version__
-from bastion.api import auths, health, users
+from bastion.api import audit, auths, health, users
 from bastion.api.errors import install_error_handlers
+from bastion.audit.middleware import AuditLevel, AuditMiddleware
 from bastion.config import Settings, SettingsError, load_settings
 from bastion.http.body_limit import BodySizeLimitMiddleware
 from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             yield
         finally:
             await services.db.dispose()
+            await anyio.to_thread.run_sync(services.close_audit)
 
     docs = settings.enable_api_docs
     app = FastAPI(
@@ -69,7 +71,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (health.router, auths.router, users.router):
+    for router in (health.router, auths.router, users.router, audit.router):
         app.include_router(router)
 
     headers, warnings = build_security_headers(settings)
@@ -90,6 +92,18 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         )
     app.add_middleware(BodySizeLimitMiddleware, max_size=settings.max_request_body_size)
     app.add_middleware(SecurityHeadersMiddleware, headers=headers)
+    # Inside the proxy layer, so the client IP is the one FORWARDED_ALLOW_IPS vouches for;
+    # outside the body limit and the headers, so refusals (413) are audited with the
+    # status the client really got, and the whole request's duration is measured.
+    app.add_middleware(
+        AuditMiddleware,
+        writer=services.audit,
+        level=AuditLevel[settings.audit_log_level],
+        included_paths=settings.audit_included_paths,
+        excluded_paths=settings.audit_excluded_paths,
+        audit_get_requests=settings.enable_audit_get_requests,
+        max_body_size=settings.max_body_log_size,
+    )
     # Outermost: every layer below sees the real client address and scheme.
     app.add_middleware(ProxyHeadersMiddleware, trusted=settings.forwarded_allow_ips)
     return app

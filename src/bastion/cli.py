@@ -1,4 +1,4 @@
-"""``bastion serve | create-admin | --version``."""
+"""``bastion serve | create-admin | audit verify PATH… | --version``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
 
 from bastion import __version__
 from bastion.config import Settings, SettingsError, load_settings
@@ -34,7 +37,32 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input instead of prompting",
     )
+
+    audit = commands.add_parser("audit", help="work with the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain of audit log files (the current one and rotated ones)",
+    )
+    verify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     return parser
+
+
+def _verify_audit(paths: Sequence[Path]) -> int:
+    """Exit 0 when the chain holds, 1 naming the first altered, removed or inserted entry."""
+    from bastion.audit.chain import chain_order, verify
+
+    paths = chain_order(paths)
+    try:
+        count, broken = verify(paths)
+    except OSError as exc:
+        print(f"bastion: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if broken is not None:
+        print(f"audit log broken at {broken} (after {count} intact entries)")
+        return 1
+    print(f"audit log intact: {count} entries in {len(paths)} file(s)")
+    return 0
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -68,6 +96,7 @@ def _serve(settings: Settings) -> int:
             await prepare(services)
         finally:
             await services.db.dispose()
+            await anyio.to_thread.run_sync(services.close_audit)
 
     asyncio.run(setup())
     # Workers re-read the environment; the command-line values must reach them too.
@@ -108,6 +137,7 @@ def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -
             )
         finally:
             await services.db.dispose()
+            await anyio.to_thread.run_sync(services.close_audit)
 
     asyncio.run(run())
     print(f"created administrator {email.lower()}")
@@ -118,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bastion.errors import BastionError
 
     args = _parser().parse_args(argv)
+    if args.command == "audit":
+        # Needs no settings: the files may come from another machine.
+        return _verify_audit(args.paths)
     try:
         settings = load_settings(
             host=getattr(args, "host", None),

@@ -72,6 +72,8 @@ class CookieSecure(StrEnum):
 
 SameSite = Literal["lax", "strict", "none"]
 Role = Literal["admin", "user", "pending"]
+AuditLevelName = Literal["NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE"]
+AUDIT_LEVELS: tuple[AuditLevelName, ...] = ("NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE")
 ROLES: tuple[Role, ...] = ("admin", "user", "pending")
 
 
@@ -128,6 +130,20 @@ class Settings:
     port: int
     workers: int
     log_level: str
+
+    # --- Audit log (AUDIT_*, MAX_BODY_LOG_SIZE, ENABLE_AUDIT_*) ---
+    audit_log_level: AuditLevelName
+    audit_logs_file_path: Path
+    audit_log_file_rotation_size: int
+    audit_log_file_retention: int
+    audit_included_paths: tuple[str, ...]
+    audit_excluded_paths: tuple[str, ...]
+    max_body_log_size: int
+    enable_audit_stdout: bool
+    enable_audit_logs_file: bool
+    enable_audit_get_requests: bool
+    audit_webhook_url: str | None
+    # --- end audit log ---
 
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -566,6 +582,23 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         log_level=env.choice(
             "GLOBAL_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
         ),
+        # --- Audit log ---
+        audit_log_level=env.choice(  # type: ignore[arg-type]
+            "AUDIT_LOG_LEVEL", "metadata", tuple(level.lower() for level in AUDIT_LEVELS)
+        ).upper(),
+        audit_logs_file_path=_audit_file_path(env, data_dir),
+        audit_log_file_rotation_size=_size(env, "AUDIT_LOG_FILE_ROTATION_SIZE", "10MB"),
+        audit_log_file_retention=env.integer(
+            "AUDIT_LOG_FILE_RETENTION", 10, minimum=0, maximum=10_000
+        ),
+        audit_included_paths=env.csv("AUDIT_INCLUDED_PATHS"),
+        audit_excluded_paths=env.csv("AUDIT_EXCLUDED_PATHS"),
+        max_body_log_size=env.integer("MAX_BODY_LOG_SIZE", 2048, minimum=0, maximum=1024**2),
+        enable_audit_stdout=env.flag("ENABLE_AUDIT_STDOUT", False),
+        enable_audit_logs_file=env.flag("ENABLE_AUDIT_LOGS_FILE", True),
+        enable_audit_get_requests=env.flag("ENABLE_AUDIT_GET_REQUESTS", False),
+        audit_webhook_url=_audit_webhook_url(env),
+        # --- end audit log ---
         warnings=(),
     )
     fields = {name: value for name, value in overrides.items() if value is not None}
@@ -582,3 +615,41 @@ def _fallback_keys(env: _Reader) -> tuple[str, ...]:
                 f"list only former keys of at least {MIN_SECRET_KEY_LENGTH} characters",
             )
     return keys
+
+
+# --- Audit log ------------------------------------------------------------------------------
+
+
+def _audit_file_path(env: _Reader, data_dir: Path) -> Path:
+    value = env.optional("AUDIT_LOGS_FILE_PATH")
+    path = data_dir / "audit.log" if value is None else Path(value).expanduser().resolve()
+    if path.is_dir():
+        raise SettingsError(
+            "AUDIT_LOGS_FILE_PATH", f"{path} is a directory", "give the path of a file"
+        )
+    return path
+
+
+def _audit_webhook_url(env: _Reader) -> str | None:
+    """Events leave the host only over TLS; plain http only to this machine (tests)."""
+    value = env.optional("AUDIT_WEBHOOK_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not host or parts.scheme not in {"http", "https"} or (
+        parts.scheme == "http" and not loopback
+    ):
+        raise SettingsError(
+            "AUDIT_WEBHOOK_URL",
+            f"{value!r} is not an https URL",
+            "use https://… (plain http is accepted only for a loopback address)",
+        )
+    return value
+
+
+# --- end audit log --------------------------------------------------------------------------

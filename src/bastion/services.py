@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from bastion.audit.events import LoggingSink, SecurityEvents
+from bastion.audit.events import LoggingSink, Outcome, SecurityEvents
+from bastion.audit.logfile import LogFile
+from bastion.audit.webhook import WebhookSink
+from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
@@ -29,6 +34,8 @@ class Services:
     hasher: PasswordHasher
     password_policy: PasswordPolicy
     events: SecurityEvents
+    audit: AuditWriter
+    webhook: WebhookSink | None
 
     @classmethod
     def build(
@@ -61,6 +68,13 @@ class Services:
                 else None
             ),
         )
+        events = SecurityEvents([LoggingSink()], clock=clock)
+        audit = _audit_writer(settings, events)
+        events.add_sink(AuditSink(audit))
+        webhook = None
+        if settings.audit_webhook_url is not None:
+            webhook = WebhookSink(settings.audit_webhook_url)
+            events.add_sink(webhook)
         return cls(
             settings=settings,
             db=db,
@@ -75,5 +89,34 @@ class Services:
                 pattern=settings.password_validation_regex,
                 hint=settings.password_validation_hint,
             ),
-            events=SecurityEvents([LoggingSink()], clock=clock),
+            events=events,
+            audit=audit,
+            webhook=webhook,
         )
+
+    def close_audit(self) -> None:
+        """Write what is queued and stop the audit threads (blocking: call it off the loop)."""
+        self.audit.close()
+        if self.webhook is not None:
+            self.webhook.close()
+
+
+def _audit_writer(settings: Settings, events: SecurityEvents) -> AuditWriter:
+    log_file = (
+        LogFile(
+            settings.audit_logs_file_path,
+            rotation_size=settings.audit_log_file_rotation_size,
+            retention=settings.audit_log_file_retention,
+        )
+        if settings.enable_audit_logs_file
+        else None
+    )
+
+    def report(type_: str, details: dict[str, Any]) -> None:
+        # The writer's own trouble is a security event too: it reaches every sink.
+        outcome: Outcome = "failure" if type_ == "audit.write_failed" else "info"
+        events.record(type_, outcome=outcome, **details)
+
+    return AuditWriter(
+        log_file, stdout=sys.stdout if settings.enable_audit_stdout else None, report=report
+    )

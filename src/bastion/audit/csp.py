@@ -1,0 +1,60 @@
+"""Content-Security-Policy violation reports, reduced to a few bounded fields.
+
+Browsers post them without credentials, so anyone can send one: the body is capped, only
+known fields are kept, each cut short, and at most ``MAX_REPORTS`` per request, so a
+report cannot flood the audit log with attacker-chosen text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_BODY = 16 * 1024
+MAX_REPORTS = 10
+MAX_FIELD = 512
+CONTENT_TYPES = ("application/csp-report", "application/reports+json", "application/json")
+
+# report-uri (CSP level 2) names on the left, Reporting API names on the right.
+_FIELDS = {
+    "document-uri": "documentURL",
+    "referrer": "referrer",
+    "violated-directive": "effectiveDirective",
+    "effective-directive": "effectiveDirective",
+    "blocked-uri": "blockedURL",
+    "source-file": "sourceFile",
+    "line-number": "lineNumber",
+    "column-number": "columnNumber",
+    "disposition": "disposition",
+    "status-code": "statusCode",
+}
+_KEEP = {*_FIELDS.values()}
+
+
+def _bounded(value: Any) -> str | int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return str(value)[:MAX_FIELD]
+
+
+def parse_reports(body: bytes) -> list[dict[str, Any]]:
+    """The violations in a ``csp-report`` or ``reports+json`` body; raises ValueError."""
+    document = json.loads(body)
+    if isinstance(document, dict) and isinstance(document.get("csp-report"), dict):
+        raw = [{_FIELDS.get(k, k): v for k, v in document["csp-report"].items()}]
+    elif isinstance(document, list):
+        raw = [
+            item["body"]
+            for item in document
+            if isinstance(item, dict)
+            and item.get("type") == "csp-violation"
+            and isinstance(item.get("body"), dict)
+        ]
+    else:
+        raise ValueError("not a CSP report")
+    return [
+        {name: _bounded(report.get(name)) for name in sorted(_KEEP) if name in report}
+        for report in raw[:MAX_REPORTS]
+    ]

@@ -1,0 +1,68 @@
+"""The ``AUDIT_*`` settings: defaults, accepted values and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bastion.config import SettingsError, load_settings
+
+
+def test_audit_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"DATA_DIR": str(tmp_path)})
+    assert settings.audit_log_level == "METADATA"
+    assert settings.audit_logs_file_path == tmp_path / "audit.log"
+    assert settings.audit_log_file_rotation_size == 10_000_000
+    assert settings.audit_log_file_retention == 10
+    assert settings.audit_included_paths == settings.audit_excluded_paths == ()
+    assert settings.max_body_log_size == 2048
+    assert (settings.enable_audit_stdout, settings.enable_audit_logs_file) == (False, True)
+    assert settings.enable_audit_get_requests is False
+    assert settings.audit_webhook_url is None
+
+
+def test_audit_values_are_read(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "DATA_DIR": str(tmp_path),
+            "AUDIT_LOG_LEVEL": "request_response",
+            "AUDIT_LOGS_FILE_PATH": str(tmp_path / "logs" / "a.log"),
+            "AUDIT_LOG_FILE_ROTATION_SIZE": "64KiB",
+            "AUDIT_LOG_FILE_RETENTION": "3",
+            "AUDIT_EXCLUDED_PATHS": "chats, /api/v1/files",
+            "AUDIT_WEBHOOK_URL": "https://siem.example.com/hook",
+        }
+    )
+    assert settings.audit_log_level == "REQUEST_RESPONSE"
+    assert settings.audit_logs_file_path == tmp_path / "logs" / "a.log"
+    assert settings.audit_log_file_rotation_size == 65536
+    assert settings.audit_log_file_retention == 3
+    assert settings.audit_excluded_paths == ("chats", "/api/v1/files")
+    assert settings.audit_webhook_url == "https://siem.example.com/hook"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AUDIT_LOG_LEVEL", "VERBOSE", "AUDIT_LOG_LEVEL: 'VERBOSE' is not one of"),
+        ("AUDIT_LOG_FILE_ROTATION_SIZE", "lots", "AUDIT_LOG_FILE_ROTATION_SIZE: 'lots' is not"),
+        ("AUDIT_LOG_FILE_RETENTION", "-1", "AUDIT_LOG_FILE_RETENTION: -1 is out of range"),
+        ("MAX_BODY_LOG_SIZE", "big", "MAX_BODY_LOG_SIZE: 'big' is not a whole number"),
+        ("AUDIT_WEBHOOK_URL", "http://siem.example.com/", "AUDIT_WEBHOOK_URL: 'http://siem"),
+        ("AUDIT_WEBHOOK_URL", "ftp://127.0.0.1/", "AUDIT_WEBHOOK_URL: 'ftp://"),
+    ],
+)
+def test_bad_audit_values_stop_the_start(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"DATA_DIR": str(tmp_path), name: value})
+    assert str(raised.value).startswith(message)
+
+
+def test_plain_http_webhook_only_to_loopback(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"DATA_DIR": str(tmp_path), "AUDIT_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
+    )
+    assert settings.audit_webhook_url == "http://127.0.0.1:9/hook"
