@@ -129,6 +129,19 @@ class Settings:
     workers: int
     log_level: str
 
+    # --- Files, web fetch and the outbound client ---------------------------------------
+    upload_dir: Path
+    file_max_size: int  # bytes
+    enable_local_web_fetch: bool
+    web_fetch_filter_list: tuple[str, ...]
+    enable_web_loader_ssl_verification: bool
+    web_fetch_rate_limit: tuple[int, float]  # requests, per seconds
+    outbound_connect_timeout: float  # seconds
+    outbound_read_timeout: float  # seconds without a byte
+    outbound_timeout: float  # seconds for the whole exchange
+    outbound_max_response_size: int  # bytes
+    # --- end files, web fetch and the outbound client ------------------------------------
+
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -566,6 +579,18 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         log_level=env.choice(
             "GLOBAL_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
         ),
+        # --- Files, web fetch and the outbound client ---
+        upload_dir=_upload_dir(env, data_dir),
+        file_max_size=env.integer("FILE_MAX_SIZE", 25, minimum=1, maximum=100_000) * 1024 * 1024,
+        enable_local_web_fetch=env.flag("ENABLE_LOCAL_WEB_FETCH", False),
+        web_fetch_filter_list=env.csv("WEB_FETCH_FILTER_LIST"),
+        enable_web_loader_ssl_verification=env.flag("ENABLE_WEB_LOADER_SSL_VERIFICATION", True),
+        web_fetch_rate_limit=_rate_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
+        outbound_connect_timeout=_duration_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
+        outbound_read_timeout=_duration_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
+        outbound_timeout=_duration_seconds(env, "OUTBOUND_TIMEOUT", "60s"),
+        outbound_max_response_size=_size(env, "OUTBOUND_MAX_RESPONSE_SIZE", "8MiB"),
+        # --- end files, web fetch and the outbound client ---
         warnings=(),
     )
     fields = {name: value for name, value in overrides.items() if value is not None}
@@ -582,3 +607,49 @@ def _fallback_keys(env: _Reader) -> tuple[str, ...]:
                 f"list only former keys of at least {MIN_SECRET_KEY_LENGTH} characters",
             )
     return keys
+
+
+# --- Files, web fetch and the outbound client -----------------------------------------------
+
+
+def _upload_dir(env: _Reader, data_dir: Path) -> Path:
+    """``UPLOAD_DIR``, resolved once at start and created 0700 (uploads are private)."""
+    path = Path(env.text("UPLOAD_DIR", "") or data_dir / "uploads").expanduser().resolve()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError as exc:
+        raise SettingsError(
+            "UPLOAD_DIR",
+            f"{path} cannot be created ({exc.strerror})",
+            "point UPLOAD_DIR at a writable directory",
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise SettingsError("UPLOAD_DIR", f"{path} is not writable", "fix its owner or permissions")
+    return path
+
+
+def _duration_seconds(env: _Reader, name: str, default: str) -> float:
+    value = env.text(name, default)
+    try:
+        return parse_duration(value).total_seconds()
+    except ValueError:
+        raise SettingsError(
+            name, f"{value!r} is not a duration", "use a duration such as 500ms, 30s or 5m"
+        ) from None
+
+
+def _rate_limit(env: _Reader, name: str, default: str) -> tuple[int, float]:
+    """``N/period`` (``20/1m``): N requests per period."""
+    value = env.text(name, default)
+    count, _, period = value.partition("/")
+    try:
+        limit = (int(count), parse_duration(period).total_seconds())
+    except ValueError:
+        limit = (0, 0.0)
+    if limit[0] < 1:
+        raise SettingsError(
+            name, f"{value!r} is not a limit", "use requests/period such as 20/1m or 5/3m"
+        )
+    return limit
