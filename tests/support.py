@@ -75,6 +75,7 @@ async def start_bastion(
     yield start
     for instance in running:
         await instance.client.aclose()
+        await instance.services.gateway.aclose()
         await instance.services.db.dispose()
 
 

@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from bastion import __version__
-from bastion.api import auths, health, users
+from bastion.api import auths, chats, completions, health, models, ollama, users
+from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.config import Settings, SettingsError, load_settings
+from bastion.gateway.upstreams import GatewayError
 from bastion.http.body_limit import BodySizeLimitMiddleware
 from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
 from bastion.http.proxy import ProxyHeadersMiddleware
@@ -56,6 +58,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         try:
             yield
         finally:
+            await services.gateway.aclose()
             await services.db.dispose()
 
     docs = settings.enable_api_docs
@@ -69,7 +72,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (health.router, auths.router, users.router):
+    app.add_exception_handler(GatewayError, gateway_error)
+    for router in (
+        health.router,
+        auths.router,
+        users.router,
+        models.router,
+        completions.router,
+        ollama.router,
+        chats.router,
+    ):
         app.include_router(router)
 
     headers, warnings = build_security_headers(settings)

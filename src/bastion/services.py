@@ -13,6 +13,8 @@ from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import TokenService
 from bastion.config import Settings
+from bastion.gateway.proxy import Gateway, build_gateway
+from bastion.store.chats import Chats
 from bastion.store.db import Database
 from bastion.store.users import Users
 
@@ -29,6 +31,10 @@ class Services:
     hasher: PasswordHasher
     password_policy: PasswordPolicy
     events: SecurityEvents
+    # --- Model gateway ---
+    gateway: Gateway
+    chats: Chats
+    # --- end model gateway ---
 
     @classmethod
     def build(
@@ -39,6 +45,7 @@ class Services:
         clock: Callable[[], float] = time.time,
     ) -> Services:
         db = Database(settings.database_url)
+        events = SecurityEvents([LoggingSink()], clock=clock)
         cache = settings.revocation_cache_is_local
         users = Users(db, cache=cache)
         revocations = Revocations(db, cache=cache, clock=clock)
@@ -75,5 +82,9 @@ class Services:
                 pattern=settings.password_validation_regex,
                 hint=settings.password_validation_hint,
             ),
-            events=SecurityEvents([LoggingSink()], clock=clock),
+            events=events,
+            # --- Model gateway ---
+            gateway=build_gateway(settings, db, events, clock=clock),
+            chats=Chats(db, clock=clock),
+            # --- end model gateway ---
         )
