@@ -45,8 +45,8 @@ async def _relay(response: httpx.Response, *, sse_errors: bool) -> AsyncIterator
             async for chunk in response.aiter_bytes():
                 yield chunk
     except UpstreamFailure as failure:
-        if sse_errors:
-            yield sse({"error": failure.body()["error"]})
+        if sse_errors:  # the blank line first ends an event the failure cut short
+            yield b"\n\n" + sse({"error": failure.body()["error"]})
 
 
 class Gateway:
