@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from bastion import __version__
-from bastion.api import auths, chats, completions, health, models, ollama, users
+from bastion.api import auths, chats, completions, files, health, models, ollama, users
 from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.config import Settings, SettingsError, load_settings
@@ -81,6 +81,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         completions.router,
         ollama.router,
         chats.router,
+        files.router,
     ):
         app.include_router(router)
 
@@ -100,7 +101,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_size=settings.max_request_body_size)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_size=settings.max_request_body_size,
+        # Uploads have their own cap (FILE_MAX_SIZE, also enforced while streaming),
+        # plus room for the multipart framing around the file.
+        overrides={"/api/v1/files": settings.file_max_size + 64 * 1024},
+    )
     app.add_middleware(SecurityHeadersMiddleware, headers=headers)
     # Outermost: every layer below sees the real client address and scheme.
     app.add_middleware(ProxyHeadersMiddleware, trusted=settings.forwarded_allow_ips)

@@ -13,6 +13,8 @@ from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import TokenService
 from bastion.config import Settings
+from bastion.files.service import Files
+from bastion.files.storage import UploadDir
 from bastion.gateway.proxy import Gateway, build_gateway
 from bastion.store.chats import Chats
 from bastion.store.db import Database
@@ -35,6 +37,9 @@ class Services:
     gateway: Gateway
     chats: Chats
     # --- end model gateway ---
+    # --- Files and web fetch ---
+    files: Files
+    # --- end files and web fetch ---
 
     @classmethod
     def build(
@@ -87,4 +92,9 @@ class Services:
             gateway=build_gateway(settings, db, events, clock=clock),
             chats=Chats(db, clock=clock),
             # --- end model gateway ---
+            # --- Files and web fetch ---
+            files=Files(
+                db, UploadDir(settings.upload_dir, max_size=settings.file_max_size), clock=clock
+            ),
+            # --- end files and web fetch ---
         )
