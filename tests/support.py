@@ -76,6 +76,7 @@ async def start_bastion(
     for instance in running:
         await instance.client.aclose()
         await instance.services.gateway.aclose()
+        await instance.services.web_fetch.aclose()
         await instance.services.db.dispose()
 
 

@@ -11,7 +11,17 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from bastion import __version__
-from bastion.api import auths, chats, completions, files, health, models, ollama, users
+from bastion.api import (
+    auths,
+    chats,
+    completions,
+    files,
+    health,
+    models,
+    ollama,
+    retrieval,
+    users,
+)
 from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.config import Settings, SettingsError, load_settings
@@ -59,6 +69,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             yield
         finally:
             await services.gateway.aclose()
+            await services.web_fetch.aclose()
             await services.db.dispose()
 
     docs = settings.enable_api_docs
@@ -82,6 +93,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         ollama.router,
         chats.router,
         files.router,
+        retrieval.router,
     ):
         app.include_router(router)
 

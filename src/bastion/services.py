@@ -16,6 +16,7 @@ from bastion.config import Settings
 from bastion.files.service import Files
 from bastion.files.storage import UploadDir
 from bastion.gateway.proxy import Gateway, build_gateway
+from bastion.retrieval.web import WebFetcher
 from bastion.store.chats import Chats
 from bastion.store.db import Database
 from bastion.store.users import Users
@@ -39,6 +40,7 @@ class Services:
     # --- end model gateway ---
     # --- Files and web fetch ---
     files: Files
+    web_fetch: WebFetcher
     # --- end files and web fetch ---
 
     @classmethod
@@ -96,5 +98,6 @@ class Services:
             files=Files(
                 db, UploadDir(settings.upload_dir, max_size=settings.file_max_size), clock=clock
             ),
+            web_fetch=WebFetcher.from_settings(settings, clock=clock),
             # --- end files and web fetch ---
         )
