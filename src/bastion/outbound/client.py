@@ -160,10 +160,13 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
 class _GuardedStream(httpx.AsyncByteStream):
     """A response body that stops at the size cap and the deadline, with our errors."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, max_bytes: int, deadline: float) -> None:
+    def __init__(
+        self, inner: httpx.AsyncByteStream, max_bytes: int, deadline: float, read_timeout: float
+    ) -> None:
         self._inner = inner
         self._max_bytes = max_bytes
         self._deadline = deadline
+        self._read_timeout = read_timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         received = 0
@@ -171,8 +174,13 @@ class _GuardedStream(httpx.AsyncByteStream):
         while True:
             with _translated():
                 try:
-                    with anyio.fail_after(max(0.0, self._deadline - anyio.current_time())):
+                    remaining = self._deadline - anyio.current_time()
+                    if remaining > self._read_timeout:
+                        # The read timeout fires first anyway: no cancel scope needed.
                         chunk = await iterator.__anext__()
+                    else:
+                        with anyio.fail_after(max(0.0, remaining)):
+                            chunk = await iterator.__anext__()
                 except StopAsyncIteration:
                     return
             received += len(chunk)
@@ -266,8 +274,9 @@ class OutboundClient:
         request = self._client.build_request(
             method, url, headers=headers, content=content, json=json
         )
-        for _hop in range(self.max_redirects + 1):
-            self.policy.check_url(request.url)
+        for hop in range(self.max_redirects + 1):
+            if hop:  # the first URL was checked above, as the caller wrote it
+                self.policy.check_url(request.url)
             with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
                 response = await self._client.send(request, stream=True)
             next_request = response.next_request if follow_redirects else None
@@ -276,6 +285,7 @@ class OutboundClient:
                     response.stream,  # type: ignore[arg-type]
                     self.max_response_bytes,
                     deadline,
+                    self.timeouts.read,
                 )
                 return response
             await response.aclose()
