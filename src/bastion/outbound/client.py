@@ -259,23 +259,12 @@ class OutboundClient:
         total = self.timeouts.total
         return float("inf") if total is None else anyio.current_time() + total
 
-    async def _send(
-        self,
-        method: str,
-        url: str | httpx.URL,
-        *,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        json: Any,
-        follow_redirects: bool,
-        deadline: float,
+    async def _follow(
+        self, request: httpx.Request, follow_redirects: bool, deadline: float
     ) -> httpx.Response:
-        self.policy.check_url(url)
-        request = self._client.build_request(
-            method, url, headers=headers, content=content, json=json
-        )
+        """Send, following redirects only if asked, each hop checked before it is sent."""
         for hop in range(self.max_redirects + 1):
-            if hop:  # the first URL was checked above, as the caller wrote it
+            if hop:  # the first URL was checked by the caller, as it was written
                 self.policy.check_url(request.url)
             with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
                 response = await self._client.send(request, stream=True)
@@ -304,27 +293,22 @@ class OutboundClient:
         json: Any = None,
         follow_redirects: bool = False,
     ) -> httpx.Response:
-        """The whole answer, read (and decompressed) under the size cap."""
-        deadline = self._deadline()
-        with _translated():
-            response = await self._send(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                json=json,
-                follow_redirects=follow_redirects,
-                deadline=deadline,
-            )
-            try:
-                body = bytearray()
+        """The whole answer, read (and decompressed) under the size cap and the deadline."""
+        async with self.stream(
+            method,
+            url,
+            headers=headers,
+            content=content,
+            json=json,
+            follow_redirects=follow_redirects,
+        ) as response:
+            body = bytearray()
+            with _translated():
                 # Decoded bytes are counted too: a small gzip body can inflate a thousandfold.
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > self.max_response_bytes:
                         raise ResponseTooLarge
-            finally:
-                await response.aclose()
         result = httpx.Response(
             response.status_code,
             headers=[
@@ -351,17 +335,12 @@ class OutboundClient:
     ) -> AsyncIterator[httpx.Response]:
         """``async with client.stream(...) as response: async for chunk in
         response.aiter_raw()`` — the raw body is capped and bounded by the deadline."""
-        deadline = self._deadline()
+        self.policy.check_url(url)
         with _translated():
-            response = await self._send(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                json=json,
-                follow_redirects=follow_redirects,
-                deadline=deadline,
+            request = self._client.build_request(
+                method, url, headers=headers, content=content, json=json
             )
+            response = await self._follow(request, follow_redirects, self._deadline())
         try:
             yield response
         finally:
