@@ -16,12 +16,13 @@ import stat
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from bastion.errors import NotFound, PayloadTooLarge
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 256 * 1024  # per worker-thread hop, reading and writing
 _NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -123,7 +124,11 @@ class UploadDir:
 
 
 class UploadWriter:
-    """One upload being written: counts, hashes and stops at the cap."""
+    """One upload being written: counts, hashes and stops at the cap.
+
+    Parts arrive in small pieces; they are gathered up to :data:`CHUNK_SIZE` so that
+    each hop to a worker thread (hash and write) moves a useful amount.
+    """
 
     def __init__(self, store: UploadDir, file_id: str, name: str, fd: int) -> None:
         self.store = store
@@ -133,6 +138,8 @@ class UploadWriter:
         self.size = 0
         self.head = b""  # the first bytes, for sniffing the type
         self._hash = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     @property
     def sha256(self) -> str:
@@ -146,17 +153,27 @@ class UploadWriter:
             raise FileTooLarge(f"The file is larger than {self.store.max_size} bytes.")
         if len(self.head) < 4096:
             self.head += data[: 4096 - len(self.head)]
-        self._hash.update(data)
-        fd = self._fd
-        await anyio.to_thread.run_sync(_write_all, fd, data)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= CHUNK_SIZE:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._fd is None or not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
+        await anyio.to_thread.run_sync(_hash_and_write, self._hash, self._fd, data)
 
     async def finish(self) -> None:
+        await self._flush()
         if self._fd is not None:
             fd, self._fd = self._fd, None
             await anyio.to_thread.run_sync(_sync_close, fd)
 
     async def discard(self) -> None:
         """Close and remove a refused or failed upload."""
+        self._pending = []
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
@@ -171,7 +188,8 @@ async def _chunks(fd: int) -> AsyncIterator[bytes]:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _hash_and_write(digest: Any, fd: int, data: bytes) -> None:
+    digest.update(data)  # hashlib releases the GIL on large buffers
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
