@@ -9,17 +9,19 @@ one by one).
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from bastion.api.deps import ServicesDep, VerifiedUser
 from bastion.auth.authenticate import Principal
 from bastion.auth.rbac import ensure_owner
 from bastion.errors import BastionError, NotFound
-from bastion.files.service import FileRecord
+from bastion.files.service import BadUpload, FileRecord
 from bastion.files.sniff import INLINE_TYPES
 from bastion.services import Services
 
@@ -62,13 +64,21 @@ async def _owned(
     return record
 
 
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise BadUpload("The upload was interrupted.", code="upload_interrupted") from None
+
+
 @router.post("/")
 async def upload_file(
     request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
     try:
         record = await services.files.upload(
-            principal.user.id, request.headers.get("content-type", ""), request.stream()
+            principal.user.id, request.headers.get("content-type", ""), _body(request)
         )
     except BastionError as refused:
         services.events.record(

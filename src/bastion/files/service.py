@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import delete, select
@@ -175,13 +176,13 @@ class Files:
             async with self._db.session() as session, session.begin():
                 session.add(StoredFile(**asdict(record)))
             return record
-        except FormParserError:
+        except BaseException as failure:
             if writer is not None:
-                await writer.discard()
-            raise BadUpload from None
-        except BaseException:
-            if writer is not None:
-                await writer.discard()
+                # Shielded: a client that hangs up mid-upload must not leave a partial file.
+                with anyio.CancelScope(shield=True):
+                    await writer.discard()
+            if isinstance(failure, FormParserError):
+                raise BadUpload from None
             raise
 
     async def get(self, file_id: str) -> FileRecord | None:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from bastion.api.files import content_disposition
+from bastion.app import create_app
 from bastion.audit.events import MemorySink
 from bastion.files.storage import storage_name
 from tests.support import Bastion, StartBastion
@@ -370,3 +371,50 @@ async def test_a_symlink_planted_in_the_upload_dir_is_not_followed(
     assert not planted.is_symlink()
     assert (sentinel / "secret.txt").read_bytes() == MARKER
     assert _snapshot(tmp_path, files_bastion.settings.upload_dir) == before
+
+
+async def test_a_client_hanging_up_mid_upload_leaves_no_partial_file(
+    files_bastion: Bastion,
+) -> None:
+    owner = await files_bastion.signup("owner@example.com")
+    app = create_app(files_bastion.settings, services=files_bastion.services)
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n'
+        + b"x" * 300_000
+    )
+    messages = [
+        {"type": "http.request", "body": head, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/files/",
+        "raw_path": b"/api/v1/files/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {owner['token']}".encode()),
+            (b"content-type", b"multipart/form-data; boundary=b"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert b'"upload_interrupted"' in sent[1]["body"]
+    assert os.listdir(files_bastion.settings.upload_dir) == []
+    listed = await files_bastion.client.get("/api/v1/files/", headers=_auth(owner["token"]))
+    assert listed.json() == []
