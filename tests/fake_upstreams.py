@@ -252,3 +252,8 @@ def serve(app: ASGIApp, *, lifespan: str = "off") -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def openai_app() -> FakeUpstream:
+    """For ``uvicorn --factory tests.fake_upstreams:openai_app`` (the benchmark)."""
+    return FakeUpstream("openai")

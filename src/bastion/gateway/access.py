@@ -9,6 +9,7 @@ from bastion.store.model_access import AccessList, ModelAccessStore
 
 
 def _grants(access: AccessList | None, user_id: str, groups: frozenset[str]) -> bool:
+    """Listed by id, or a member of a listed group."""
     if access is None:
         return False
     return user_id in access.user_ids or not groups.isdisjoint(access.groups)
@@ -26,12 +27,10 @@ class ModelAccessControl:
         if self._sees_all(principal):
             return True
         access = await self.store.get(model_id)
-        if not access.user_ids and not access.groups:
-            return False
         user_id = principal.user.id
         if user_id in access.user_ids:
             return True
-        return _grants(access, user_id, await self.store.groups_of(user_id))
+        return bool(access.groups) and _grants(access, user_id, await self.store.groups_of(user_id))
 
     async def usable(self, principal: Principal, model_ids: Iterable[str]) -> list[str]:
         """The ids of ``model_ids`` the caller may use, in their order."""

@@ -208,7 +208,10 @@ def build_gateway(
         max_size=settings.upstream_max_response_size,
         clock=clock,
     )
-    access = ModelAccessControl(ModelAccessStore(db), bypass=settings.bypass_model_access_control)
+    access = ModelAccessControl(
+        ModelAccessStore(db, cache=settings.revocation_cache_is_local),
+        bypass=settings.bypass_model_access_control,
+    )
     return Gateway(
         catalog,
         access,

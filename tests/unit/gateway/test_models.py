@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.fake_upstreams import FakeUpstream, serve
 from tests.gateway_support import Running, ServedBastion, gateway_env, grant, signup
@@ -51,10 +52,12 @@ def test_a_model_id_used_by_an_earlier_upstream_gets_the_upstream_prefix(
     assert ids == ALL_MODELS[:6] + [f"openai-1/{m}" for m in ALL_MODELS[:6]]
 
 
+# One worker keeps the access lists in memory; several read them from the database.
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_users_see_the_models_granted_to_them_or_their_groups_only(
-    served_bastion: Callable[..., ServedBastion], env: dict[str, str]
+    served_bastion: Callable[..., ServedBastion], env: dict[str, str], workers: str
 ) -> None:
-    bastion = served_bastion(env)
+    bastion = served_bastion({**env, "WORKERS": workers})
     with httpx.Client(base_url=bastion.url) as client:
         admin = signup(client, "admin@example.com")
         alice = signup(client, "alice@example.com")
