@@ -153,7 +153,7 @@ class Files:
                         if in_file:
                             filename = disposition[b"filename"].decode("utf-8", "replace")
                             claimed = value.get(b"content-type", b"").decode("latin-1")
-                            writer = self.uploads.new_writer()
+                            writer = await self.uploads.new_writer()
                     elif event == "data" and in_file and writer is not None:
                         await writer.write(value)
                     elif event == "end" and in_file:

@@ -81,11 +81,12 @@ class UploadDir:
         finally:
             os.close(root_fd)
 
-    def new_writer(self) -> UploadWriter:
+    async def new_writer(self) -> UploadWriter:
         """A new file under a fresh id (``O_EXCL``: never an existing name)."""
         file_id = str(uuid.uuid4())
         name = storage_name(file_id)
-        fd = self._open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        fd = await anyio.to_thread.run_sync(self._open, name, flags)
         return UploadWriter(self, file_id, name, fd)
 
     async def open(self, file_id: str) -> AsyncIterator[bytes]:

@@ -102,7 +102,7 @@ async def test_a_directory_planted_under_a_file_name_is_not_read(tmp_path: Path)
 
 async def test_writes_stop_at_the_cap_and_leave_nothing_behind(tmp_path: Path) -> None:
     store = UploadDir(tmp_path, max_size=10)
-    writer = store.new_writer()
+    writer = await store.new_writer()
     await writer.write(b"0123456789")
     with pytest.raises(FileTooLarge):
         await writer.write(b"x")
@@ -112,7 +112,7 @@ async def test_writes_stop_at_the_cap_and_leave_nothing_behind(tmp_path: Path) -
 
 async def test_stored_files_are_private_and_read_back(tmp_path: Path) -> None:
     store = UploadDir(tmp_path, max_size=1000)
-    writer = store.new_writer()
+    writer = await store.new_writer()
     await writer.write(b"hello ")
     await writer.write(b"world")
     await writer.finish()
