@@ -19,6 +19,7 @@ from bastion.gateway.catalog import ModelCatalog, ModelEntry
 from bastion.gateway.ollama import ndjson, openai_chunks, sse, to_ollama_chat, to_openai_completion
 from bastion.gateway.streaming import Reply, UpstreamResponse
 from bastion.gateway.upstreams import (
+    GatewayError,
     ModelNotFound,
     Upstream,
     UpstreamFailure,
@@ -32,6 +33,8 @@ from bastion.gateway.upstreams import (
 from bastion.outbound import AddressPolicy, OutboundClient, OutboundTimeouts
 from bastion.store.db import Database
 from bastion.store.model_access import ModelAccessStore
+
+RELAYED_TYPES = ("application/json", "application/x-ndjson", "text/event-stream", "text/plain")
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:
@@ -147,7 +150,9 @@ class Gateway:
         for upstream in self.catalog.upstreams:
             if upstream.kind == "ollama":
                 return upstream
-        raise UpstreamFailure("No Ollama server is configured.", code="ollama_disabled")
+        raise GatewayError(
+            "No Ollama server is configured.", code="ollama_disabled", status_code=404
+        )
 
     async def ollama_model_id(self, name: object) -> str | None:
         """The catalog id of the first Ollama server's model ``name`` (it may be prefixed)."""
@@ -164,7 +169,10 @@ class Gateway:
         @asynccontextmanager
         async def exchange() -> AsyncIterator[Reply]:
             async with self._open(upstream, method, path, raw=raw, accept="*/*") as response:
-                media_type = response.headers.get("content-type", "application/json")
+                media_type = response.headers.get("content-type", "")
+                # Only the types Ollama speaks: an upstream's HTML must not render as ours.
+                if not media_type.startswith(RELAYED_TYPES):
+                    media_type = "application/octet-stream"
                 yield Reply(
                     media_type, _relay(response, sse_errors=False), status=response.status_code
                 )

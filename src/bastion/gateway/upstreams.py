@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from contextlib import (
-    AsyncExitStack,
-    asynccontextmanager,
-    contextmanager,
-)
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -39,12 +34,6 @@ class Upstream:
     def name(self) -> str:
         """``openai-0``, ``ollama-1``: what logs and prefixed model ids show, never the URL."""
         return f"{self.kind}-{self.index}"
-
-    @property
-    def host_port(self) -> tuple[str, int]:
-        parts = urlsplit(self.base_url)
-        assert parts.hostname is not None
-        return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.gateway_support import Running, ServedBastion, grant, signup
+from tests.gateway_support import Running, ServedBastion, gateway_env, grant, signup
 
 
 @pytest.fixture
@@ -90,3 +90,25 @@ def test_the_checked_model_is_the_one_forwarded(
         )
     assert response.status_code == 200
     assert ollama_fake.fake.requests[-1].body["model"] == "llama-normal"
+
+
+def test_without_an_ollama_server_the_proxy_answers_404(
+    served_bastion: Callable[..., ServedBastion], openai_fake: Running
+) -> None:
+    bastion = served_bastion(gateway_env(openai_fake, None))
+    with httpx.Client(base_url=bastion.url) as client:
+        admin = signup(client, "admin@example.com")
+        response = client.get("/ollama/api/tags", headers=admin.auth)
+    assert (response.status_code, response.json()["code"]) == (404, "ollama_disabled")
+
+
+def test_an_upstream_answer_of_another_type_is_not_served_as_it_came(
+    bastion: ServedBastion,
+) -> None:
+    with httpx.Client(base_url=bastion.url) as client:
+        admin = signup(client, "admin@example.com")
+        response = client.post(
+            "/ollama/api/chat", json={"model": "llama-garbage", "stream": False}, headers=admin.auth
+        )
+    assert response.text == "<html>not what you asked for"
+    assert response.headers["content-type"] == "application/octet-stream"
