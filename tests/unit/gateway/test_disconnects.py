@@ -104,3 +104,22 @@ async def test_a_hanging_upstream_does_not_block_other_requests(
     assert health.status_code == 200
     assert answer.status_code == 200
     assert answer.json()["choices"][0]["message"]["content"] == "Hello!"
+
+
+@pytest.mark.parametrize("model", ["gpt-slow", "llama-slow"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_slow_upstream_within_the_read_timeout_answers_in_full(
+    bastion: ServedBastion, model: str, stream: bool
+) -> None:
+    with httpx.Client(base_url=bastion.url) as client:
+        admin = signup(client, "admin@example.com")
+        response = client.post(
+            "/api/chat/completions",
+            json={"model": model, "messages": MESSAGES, "stream": stream},
+            headers=admin.auth,
+        )
+    assert response.status_code == 200
+    if stream:
+        assert response.text.endswith("data: [DONE]\n\n")
+    else:
+        assert response.json()["choices"][0]["message"]["content"] == "Hello!"
