@@ -174,7 +174,11 @@ def translate_errors() -> Iterator[None]:
 
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The whole body, refused past ``limit`` bytes (an upstream may not exhaust memory)."""
+    """The whole body, refused past ``limit`` bytes (an upstream may not exhaust memory).
+
+    The outbound client caps the bytes on the wire; these are counted after decoding,
+    so a small compressed answer cannot inflate past the limit either.
+    """
     chunks: list[bytes] = []
     size = 0
     with translate_errors():
