@@ -105,14 +105,28 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn_server(
-    target: str, *, factory: bool = False, app_dir: Path | None = None,
+    target: str,
+    *,
+    factory: bool = False,
+    app_dir: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``target`` under uvicorn in a subprocess; yield its base URL once it answers."""
     port = free_port()
     command = [
-        sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-access-log", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
     if factory:
         command.append("--factory")
@@ -120,7 +134,11 @@ def uvicorn_server(
         command += ["--app-dir", str(app_dir)]
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
@@ -196,10 +214,13 @@ def best_of_rounds(
 
 
 def main() -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="bastion-bench-") as data_dir, \
-            uvicorn_server("bare_app:app", app_dir=BENCH_DIR) as bare, \
-            uvicorn_server("bastion.app:app_from_env", factory=True,
-                           env=bastion_environment(Path(data_dir))) as bastion:
+    with (
+        tempfile.TemporaryDirectory(prefix="bastion-bench-") as data_dir,
+        uvicorn_server("bare_app:app", app_dir=BENCH_DIR) as bare,
+        uvicorn_server(
+            "bastion.app:app_from_env", factory=True, env=bastion_environment(Path(data_dir))
+        ) as bastion,
+    ):
         token = sign_up(bastion)
         cookie = f"token={token}"
         check_answers_200(bare + PATH, {})

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.postgres import PostgresUnavailable, throwaway_cluster
 
-pytest_plugins = ["tests.support"]
+pytest_plugins = ["tests.support", "tests.web_servers"]
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 # A real server for the tests that need one: BASTION_TEST_DATABASE_URL when set (reuse a

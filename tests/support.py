@@ -75,6 +75,8 @@ async def start_bastion(
     yield start
     for instance in running:
         await instance.client.aclose()
+        await instance.services.gateway.aclose()
+        await instance.services.web_fetch.aclose()
         await instance.services.db.dispose()
         instance.services.close_audit()
 

@@ -11,10 +11,23 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from bastion import __version__
-from bastion.api import audit, auths, health, users
+from bastion.api import (
+    audit,
+    auths,
+    chats,
+    completions,
+    files,
+    health,
+    models,
+    ollama,
+    retrieval,
+    users,
+)
+from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.audit.middleware import AuditLevel, AuditMiddleware
 from bastion.config import Settings, SettingsError, load_settings
+from bastion.gateway.upstreams import GatewayError
 from bastion.http.body_limit import BodySizeLimitMiddleware
 from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
 from bastion.http.proxy import ProxyHeadersMiddleware
@@ -57,6 +70,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         try:
             yield
         finally:
+            await services.gateway.aclose()
+            await services.web_fetch.aclose()
             await services.db.dispose()
             await anyio.to_thread.run_sync(services.close_audit)
 
@@ -71,7 +86,19 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (health.router, auths.router, users.router, audit.router):
+    app.add_exception_handler(GatewayError, gateway_error)
+    for router in (
+        health.router,
+        auths.router,
+        users.router,
+        audit.router,
+        models.router,
+        completions.router,
+        ollama.router,
+        chats.router,
+        files.router,
+        retrieval.router,
+    ):
         app.include_router(router)
 
     headers, warnings = build_security_headers(settings)
@@ -90,7 +117,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_size=settings.max_request_body_size)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_size=settings.max_request_body_size,
+        # Uploads have their own cap (FILE_MAX_SIZE, also enforced while streaming),
+        # plus room for the multipart framing around the file.
+        overrides={"/api/v1/files": settings.file_max_size + 64 * 1024},
+    )
     app.add_middleware(SecurityHeadersMiddleware, headers=headers)
     # Inside the proxy layer, so the client IP is the one FORWARDED_ALLOW_IPS vouches for;
     # outside the body limit and the headers, so refusals (413) are audited with the

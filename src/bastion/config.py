@@ -145,6 +145,32 @@ class Settings:
     audit_webhook_url: str | None
     # --- end audit log ---
 
+    # --- Model gateway: upstreams, model access, timeouts -------------------------------
+    ollama_base_urls: tuple[str, ...]
+    openai_api_base_urls: tuple[str, ...]
+    openai_api_keys: tuple[str, ...] = field(repr=False)  # index-aligned; "" = no key
+    enable_ollama_api: bool
+    enable_openai_api: bool
+    bypass_model_access_control: bool
+    model_list_cache_ttl: float  # seconds
+    upstream_connect_timeout: float  # seconds
+    upstream_read_timeout: float  # seconds without a byte from the upstream
+    upstream_max_response_size: int  # bytes of a non-streamed answer or model list
+    # --- end model gateway ---------------------------------------------------------------
+
+    # --- Files, web fetch and the outbound client ---------------------------------------
+    upload_dir: Path
+    file_max_size: int  # bytes
+    enable_local_web_fetch: bool
+    web_fetch_filter_list: tuple[str, ...]
+    enable_web_loader_ssl_verification: bool
+    web_fetch_rate_limit: tuple[int, float]  # requests, per seconds
+    outbound_connect_timeout: float  # seconds
+    outbound_read_timeout: float  # seconds without a byte
+    outbound_timeout: float  # seconds for the whole exchange
+    outbound_max_response_size: int  # bytes
+    # --- end files, web fetch and the outbound client ------------------------------------
+
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -535,6 +561,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             "set both to create the first admin at start, or neither",
         )
 
+    openai_urls = _upstream_urls(env, "OPENAI_API_BASE_URLS")
     settings = Settings(
         data_dir=data_dir,
         secret_key=_secret_key(env, data_dir),
@@ -599,6 +626,30 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         enable_audit_get_requests=env.flag("ENABLE_AUDIT_GET_REQUESTS", False),
         audit_webhook_url=_audit_webhook_url(env),
         # --- end audit log ---
+        # --- Model gateway ---
+        ollama_base_urls=_upstream_urls(env, "OLLAMA_BASE_URLS"),
+        openai_api_base_urls=openai_urls,
+        openai_api_keys=_openai_keys(env, len(openai_urls)),
+        enable_ollama_api=env.flag("ENABLE_OLLAMA_API", True),
+        enable_openai_api=env.flag("ENABLE_OPENAI_API", True),
+        bypass_model_access_control=env.flag("BYPASS_MODEL_ACCESS_CONTROL", False),
+        model_list_cache_ttl=_duration_seconds(env, "MODEL_LIST_CACHE_TTL", "10s"),
+        upstream_connect_timeout=_duration_seconds(env, "MODEL_UPSTREAM_CONNECT_TIMEOUT", "10s"),
+        upstream_read_timeout=_duration_seconds(env, "MODEL_UPSTREAM_READ_TIMEOUT", "5m"),
+        upstream_max_response_size=_size(env, "MODEL_UPSTREAM_MAX_RESPONSE_SIZE", "16MiB"),
+        # --- end model gateway ---
+        # --- Files, web fetch and the outbound client ---
+        upload_dir=_upload_dir(env, data_dir),
+        file_max_size=env.integer("FILE_MAX_SIZE", 25, minimum=1, maximum=100_000) * 1024 * 1024,
+        enable_local_web_fetch=env.flag("ENABLE_LOCAL_WEB_FETCH", False),
+        web_fetch_filter_list=env.csv("WEB_FETCH_FILTER_LIST"),
+        enable_web_loader_ssl_verification=env.flag("ENABLE_WEB_LOADER_SSL_VERIFICATION", True),
+        web_fetch_rate_limit=_rate_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
+        outbound_connect_timeout=_duration_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
+        outbound_read_timeout=_duration_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
+        outbound_timeout=_duration_seconds(env, "OUTBOUND_TIMEOUT", "60s"),
+        outbound_max_response_size=_size(env, "OUTBOUND_MAX_RESPONSE_SIZE", "8MiB"),
+        # --- end files, web fetch and the outbound client ---
         warnings=(),
     )
     fields = {name: value for name, value in overrides.items() if value is not None}
@@ -641,8 +692,10 @@ def _audit_webhook_url(env: _Reader) -> str | None:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    if not host or parts.scheme not in {"http", "https"} or (
-        parts.scheme == "http" and not loopback
+    if (
+        not host
+        or parts.scheme not in {"http", "https"}
+        or (parts.scheme == "http" and not loopback)
     ):
         raise SettingsError(
             "AUDIT_WEBHOOK_URL",
@@ -653,3 +706,92 @@ def _audit_webhook_url(env: _Reader) -> str | None:
 
 
 # --- end audit log --------------------------------------------------------------------------
+
+# --- Model gateway ------------------------------------------------------------------------
+
+
+def _upstream_urls(env: _Reader, name: str) -> tuple[str, ...]:
+    """``;``-separated http(s) base URLs; positions matter (keys are index-aligned)."""
+    value = env.optional(name)
+    if value is None:
+        return ()
+    urls: list[str] = []
+    for entry in (part.strip() for part in value.split(";")):
+        parts = urlsplit(entry)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise SettingsError(
+                name,
+                f"{entry!r} is not an http(s) URL",
+                "give ;-separated base URLs such as http://ollama:11434;https://api.example.com/v1",
+            )
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise SettingsError(
+                name,
+                f"the URL at position {len(urls) + 1} carries credentials, a query or a fragment",
+                "give plain base URLs; put OpenAI keys in OPENAI_API_KEYS",
+            )
+        try:
+            parts.port  # noqa: B018 (validates the port)
+        except ValueError:
+            raise SettingsError(name, f"{entry!r} has an invalid port", "fix the port") from None
+        urls.append(entry.rstrip("/"))
+    return tuple(urls)
+
+
+def _openai_keys(env: _Reader, url_count: int) -> tuple[str, ...]:
+    value = env.raw("OPENAI_API_KEYS")
+    keys = [part.strip() for part in value.split(";")] if value and value.strip() else []
+    if len(keys) > url_count:
+        # Never print the keys themselves: only how many there are.
+        raise SettingsError(
+            "OPENAI_API_KEYS",
+            f"{len(keys)} keys for {url_count} URLs in OPENAI_API_BASE_URLS",
+            "give one key per URL, in the same order (an empty entry for a URL without key)",
+        )
+    return tuple(keys + [""] * (url_count - len(keys)))
+
+
+# --- Files, web fetch and the outbound client -----------------------------------------------
+
+
+def _upload_dir(env: _Reader, data_dir: Path) -> Path:
+    """``UPLOAD_DIR``, resolved once at start and created 0700 (uploads are private)."""
+    path = Path(env.text("UPLOAD_DIR", "") or data_dir / "uploads").expanduser().resolve()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError as exc:
+        raise SettingsError(
+            "UPLOAD_DIR",
+            f"{path} cannot be created ({exc.strerror})",
+            "point UPLOAD_DIR at a writable directory",
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise SettingsError("UPLOAD_DIR", f"{path} is not writable", "fix its owner or permissions")
+    return path
+
+
+def _duration_seconds(env: _Reader, name: str, default: str) -> float:
+    value = env.text(name, default)
+    try:
+        return parse_duration(value).total_seconds()
+    except ValueError:
+        raise SettingsError(
+            name, f"{value!r} is not a duration", "use a duration such as 500ms, 30s or 5m"
+        ) from None
+
+
+def _rate_limit(env: _Reader, name: str, default: str) -> tuple[int, float]:
+    """``N/period`` (``20/1m``): N requests per period."""
+    value = env.text(name, default)
+    count, _, period = value.partition("/")
+    try:
+        limit = (int(count), parse_duration(period).total_seconds())
+    except ValueError:
+        limit = (0, 0.0)
+    if limit[0] < 1:
+        raise SettingsError(
+            name, f"{value!r} is not a limit", "use requests/period such as 20/1m or 5/3m"
+        )
+    return limit

@@ -18,6 +18,11 @@ from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import TokenService
 from bastion.config import Settings
+from bastion.files.service import Files
+from bastion.files.storage import UploadDir
+from bastion.gateway.proxy import Gateway, build_gateway
+from bastion.retrieval.web import WebFetcher
+from bastion.store.chats import Chats
 from bastion.store.db import Database
 from bastion.store.users import Users
 
@@ -37,6 +42,15 @@ class Services:
     audit: AuditWriter
     webhook: WebhookSink | None
 
+    # --- Model gateway ---
+    gateway: Gateway
+    chats: Chats
+    # --- end model gateway ---
+    # --- Files and web fetch ---
+    files: Files
+    web_fetch: WebFetcher
+    # --- end files and web fetch ---
+
     @classmethod
     def build(
         cls,
@@ -46,6 +60,7 @@ class Services:
         clock: Callable[[], float] = time.time,
     ) -> Services:
         db = Database(settings.database_url)
+        events = SecurityEvents([LoggingSink()], clock=clock)
         cache = settings.revocation_cache_is_local
         users = Users(db, cache=cache)
         revocations = Revocations(db, cache=cache, clock=clock)
@@ -92,6 +107,16 @@ class Services:
             events=events,
             audit=audit,
             webhook=webhook,
+            # --- Model gateway ---
+            gateway=build_gateway(settings, db, events, clock=clock),
+            chats=Chats(db, clock=clock),
+            # --- end model gateway ---
+            # --- Files and web fetch ---
+            files=Files(
+                db, UploadDir(settings.upload_dir, max_size=settings.file_max_size), clock=clock
+            ),
+            web_fetch=WebFetcher.from_settings(settings, clock=clock),
+            # --- end files and web fetch ---
         )
 
     def close_audit(self) -> None:

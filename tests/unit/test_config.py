@@ -194,3 +194,77 @@ def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(
     monkeypatch.setenv("ENABLE_SIGNUP", "false")
     assert _load(tmp_path).enable_signup is True
     assert os.environ["ENABLE_SIGNUP"] == "false"
+
+
+# --- Files, web fetch and the outbound client ---------------------------------------------
+
+
+def test_file_and_outbound_defaults(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    assert settings.upload_dir == (tmp_path / "data" / "uploads").resolve()
+    assert stat.S_IMODE(settings.upload_dir.stat().st_mode) == 0o700
+    assert settings.file_max_size == 25 * 1024 * 1024
+    assert settings.enable_local_web_fetch is False
+    assert settings.web_fetch_filter_list == ()
+    assert settings.enable_web_loader_ssl_verification is True
+    assert settings.web_fetch_rate_limit == (20, 60.0)
+    assert (
+        settings.outbound_connect_timeout,
+        settings.outbound_read_timeout,
+        settings.outbound_timeout,
+    ) == (10.0, 30.0, 60.0)
+    assert settings.outbound_max_response_size == 8 * 1024 * 1024
+
+
+def test_upload_dir_is_created_private_and_loose_modes_are_tightened(tmp_path: Path) -> None:
+    loose = tmp_path / "shared-uploads"
+    loose.mkdir(mode=0o777)
+    loose.chmod(0o777)
+    settings = _load(
+        tmp_path,
+        UPLOAD_DIR=str(loose),
+        FILE_MAX_SIZE="2",
+        WEB_FETCH_FILTER_LIST="example.com, !evil.com",
+        WEB_FETCH_RATE_LIMIT="5/3m",
+        OUTBOUND_TIMEOUT="1m30s",
+    )
+    assert settings.upload_dir == loose
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    assert settings.file_max_size == 2 * 1024 * 1024
+    assert settings.web_fetch_filter_list == ("example.com", "!evil.com")
+    assert settings.web_fetch_rate_limit == (5, 180.0)
+    assert settings.outbound_timeout == 90.0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FILE_MAX_SIZE", "ten"),
+        ("FILE_MAX_SIZE", "0"),
+        ("ENABLE_LOCAL_WEB_FETCH", "maybe"),
+        ("ENABLE_WEB_LOADER_SSL_VERIFICATION", "perhaps"),
+        ("WEB_FETCH_RATE_LIMIT", "many/1m"),
+        ("WEB_FETCH_RATE_LIMIT", "0/1m"),
+        ("WEB_FETCH_RATE_LIMIT", "20"),
+        ("OUTBOUND_TIMEOUT", "soon"),
+        ("OUTBOUND_CONNECT_TIMEOUT", "0s"),
+        ("OUTBOUND_MAX_RESPONSE_SIZE", "huge"),
+    ],
+)
+def test_bad_file_and_outbound_values_stop_the_start(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, **{variable: value})
+    assert str(raised.value).startswith(f"{variable}: ")
+
+
+def test_upload_dir_that_cannot_be_created_stops_the_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, UPLOAD_DIR=str(blocker / "uploads"))
+    assert str(raised.value).startswith("UPLOAD_DIR: ")
+
+
+# --- end files, web fetch and the outbound client -----------------------------------------

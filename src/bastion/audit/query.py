@@ -52,9 +52,7 @@ class Filter:
             at = datetime.fromisoformat(entry["time"])
         except (KeyError, TypeError, ValueError):
             return False
-        return (self.since is None or at >= self.since) and (
-            self.until is None or at < self.until
-        )
+        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
 
 
 def _open_all(path: Path, stack: ExitStack) -> list[Iterable[bytes]]:

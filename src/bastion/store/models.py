@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,3 +57,64 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Model gateway: chats, model access, groups ---------------------------------------
+
+
+class Chat(Base):
+    """One conversation; ``share_id`` is set while a read-only share link exists."""
+
+    __tablename__ = "chats"
+    __table_args__ = (Index("ix_chats_user_id_updated_at", "user_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    chat: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    share_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModelAccess(Base):
+    """Who may use one model: listed users and members of listed groups (admins always)."""
+
+    __tablename__ = "model_access"
+
+    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+# --- end model gateway ------------------------------------------------------------------
+
+
+# --- Files ------------------------------------------------------------------------------
+
+
+class StoredFile(Base):
+    """An upload. On disk it is named by ``id`` alone: the user's name is only data."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- end files --------------------------------------------------------------------------

@@ -23,9 +23,7 @@ def _auth(token: str) -> dict[str, str]:
 
 async def _events(bastion: Bastion, token: str, **params: Any) -> dict[str, Any]:
     assert bastion.services.audit.flush(30)
-    response = await bastion.client.get(
-        "/api/v1/audit/events", params=params, headers=_auth(token)
-    )
+    response = await bastion.client.get("/api/v1/audit/events", params=params, headers=_auth(token))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

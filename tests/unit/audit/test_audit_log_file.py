@@ -206,9 +206,7 @@ def test_verify_names_a_deleted_line(tmp_path: Path, capsys: Any) -> None:
     )
 
 
-def test_verify_names_an_inserted_line_even_with_a_valid_hash(
-    tmp_path: Path, capsys: Any
-) -> None:
+def test_verify_names_an_inserted_line_even_with_a_valid_hash(tmp_path: Path, capsys: Any) -> None:
     path = tmp_path / "audit.log"
     _write_chain(path, 5)
     # A forger who knows the format: a well-formed entry chained to line 2.

@@ -90,8 +90,10 @@ async def test_no_password_token_or_key_in_any_log_file(
     ("value", "expected"),
     [
         ({"new_password": "x"}, {"new_password": REDACTED}),
-        ({"client_secret": "x", "api_key": 1, "Token": ["a"]}, dict.fromkeys(
-            ("client_secret", "api_key", "Token"), REDACTED)),
+        (
+            {"client_secret": "x", "api_key": 1, "Token": ["a"]},
+            dict.fromkeys(("client_secret", "api_key", "Token"), REDACTED),
+        ),
         ({"all_tokens": True, "key": None}, {"all_tokens": True, "key": None}),
         ({"nested": [{"refresh_token": "x"}]}, {"nested": [{"refresh_token": REDACTED}]}),
         ({"note": f"use {KEY} now"}, {"note": f"use {REDACTED} now"}),
@@ -138,10 +140,19 @@ async def _raw_request(bastion: Bastion, path: str, headers: list[tuple[bytes, b
             status = message["status"]
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": headers, "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80), "state": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+        "state": {},
     }
     await app(scope, receive, send)
     return status

@@ -1,0 +1,126 @@
+"""``/api/v1/chats``: a user's own conversations, and read-only share links.
+
+Every query is scoped to the caller, so another user's chat id answers 404 exactly like
+one that does not exist. A share link is a random id (192 bits) that any signed-in user
+may read, never write; revoking it or sharing again makes the old link dead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.auth.authenticate import Principal
+from bastion.errors import NotFound
+from bastion.services import Services
+from bastion.store.chats import ChatRecord
+
+router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
+
+
+class NewChat(BaseModel):
+    chat: dict[str, Any] = Field(default_factory=dict)
+    title: str | None = Field(default=None, max_length=500)
+
+
+class ChatUpdate(BaseModel):
+    chat: dict[str, Any] | None = None
+    title: str | None = Field(default=None, max_length=500)
+
+
+def _title(form: NewChat | ChatUpdate) -> str | None:
+    title = form.title
+    if title is None and form.chat is not None and isinstance(form.chat.get("title"), str):
+        title = form.chat["title"]
+    return None if title is None else title[:500]
+
+
+def _found(chat: ChatRecord | None) -> ChatRecord:
+    if chat is None:
+        raise NotFound("No such chat.")
+    return chat
+
+
+def _record(
+    services: Services, request: Request, principal: Principal, event: str, chat_id: str
+) -> None:
+    services.events.record(
+        event,
+        scope=request.scope,
+        user_id=principal.user.id,
+        role=principal.user.role,
+        chat_id=chat_id,
+    )
+
+
+@router.post("/new")
+async def create_chat(
+    form: NewChat, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    chat = await services.chats.create(principal.user.id, _title(form) or "New Chat", form.chat)
+    return chat.public()
+
+
+@router.get("/")
+async def list_chats(
+    principal: VerifiedUser,
+    services: ServicesDep,
+    skip: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    chats, total = await services.chats.list(principal.user.id, skip=skip, limit=limit)
+    return {"chats": [chat.public() for chat in chats], "total": total}
+
+
+@router.get("/share/{share_id}")
+async def read_shared_chat(share_id: str, _: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
+    chat = _found(await services.chats.get_shared(share_id))
+    return {key: value for key, value in chat.public().items() if key != "user_id"}
+
+
+@router.get("/{chat_id}")
+async def read_chat(chat_id: str, principal: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
+    return _found(await services.chats.get(principal.user.id, chat_id)).public()
+
+
+@router.post("/{chat_id}")
+async def update_chat(
+    chat_id: str, form: ChatUpdate, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    chat = await services.chats.update(
+        principal.user.id, chat_id, title=_title(form), chat=form.chat
+    )
+    return _found(chat).public()
+
+
+@router.delete("/{chat_id}")
+async def delete_chat(
+    chat_id: str, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, bool]:
+    if not await services.chats.delete(principal.user.id, chat_id):
+        raise NotFound("No such chat.")
+    return {"status": True}
+
+
+@router.post("/{chat_id}/share")
+async def share_chat(
+    chat_id: str, request: Request, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    share_id = await services.chats.share(principal.user.id, chat_id)
+    if share_id is None:
+        raise NotFound("No such chat.")
+    _record(services, request, principal, "chat.shared", chat_id)
+    return {"id": chat_id, "share_id": share_id}
+
+
+@router.delete("/{chat_id}/share")
+async def unshare_chat(
+    chat_id: str, request: Request, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, bool]:
+    if not await services.chats.unshare(principal.user.id, chat_id):
+        raise NotFound("No such chat.")
+    _record(services, request, principal, "chat.unshared", chat_id)
+    return {"status": True}

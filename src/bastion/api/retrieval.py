@@ -1,0 +1,50 @@
+"""``/api/v1/retrieval``: fetch a web page as text, for verified users, rate-limited.
+
+The URL is the user's choice, so the fetch goes through the outbound client's SSRF
+policy; a refusal is recorded with the host only (a URL's query may hold secrets).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.errors import BastionError
+
+router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
+
+
+class WebForm(BaseModel):
+    url: str = Field(max_length=4096)
+
+
+def _host(url: str) -> str | None:
+    try:
+        return url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1][:255]
+    except IndexError:
+        return None
+
+
+@router.post("/process/web")
+async def process_web(
+    form: WebForm, request: Request, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    fetcher = services.web_fetch
+    try:
+        # The one rate-limit call of this route, where the shared limiter will plug in.
+        fetcher.limit.hit(principal.user.id)
+        return await fetcher.fetch(form.url)
+    except BastionError as refused:
+        services.events.record(
+            "web_fetch.refused",
+            outcome="denied" if refused.status_code < 500 else "failure",
+            scope=request.scope,
+            user_id=principal.user.id,
+            role=principal.user.role,
+            host=_host(form.url),
+            reason=refused.code,
+        )
+        raise

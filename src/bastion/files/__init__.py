@@ -1,0 +1,1 @@
+"""Uploads: storage inside UPLOAD_DIR, type sniffing, and the per-user records."""

@@ -1,0 +1,1 @@
+"""The model gateway: OpenAI-compatible and Ollama upstreams behind one access-controlled API."""

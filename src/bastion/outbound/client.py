@@ -1,0 +1,347 @@
+"""The one HTTP client for every server-side request (SPEC section 7).
+
+The host is resolved once, every address it resolves to is checked against the
+:class:`AddressPolicy`, and the connection goes to the checked address: the check and
+the connect happen in one place (an httpcore network backend), so a DNS answer that
+changes between the two (DNS rebinding) cannot slip in. The URL keeps its host name,
+so the Host header, SNI and certificate verification are those of the name.
+Redirects are followed by hand, each hop checked again; TLS is verified; every phase
+has a timeout, the whole exchange a deadline, and the body a size cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from bastion.errors import BastionError
+from bastion.outbound.policy import AddressPolicy, IPAddress, UrlNotAllowed, host_address
+
+Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
+
+_DROPPED_ON_READ = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class UpstreamTimeout(BastionError):
+    status_code = 504
+    code = "upstream_timeout"
+    detail = "The remote server did not answer in time."
+
+
+class UpstreamError(BastionError):
+    status_code = 502
+    code = "bad_upstream"
+    detail = "The remote server could not be reached or gave an invalid answer."
+
+
+class ResponseTooLarge(UpstreamError):
+    code = "upstream_response_too_large"
+    detail = "The remote server's answer is larger than allowed."
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundTimeouts:
+    """Seconds. ``total`` bounds the whole exchange, body included (``None``: no bound)."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    write: float = 60.0
+    pool: float = 10.0
+    total: float | None = 300.0
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to, from the system resolver, off the event loop."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    addresses: list[IPAddress] = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = host_address(str(sockaddr[0]))
+        if address is not None and address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks and connects in one step, to the address it checked."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def addresses(self, host: str, port: int, limit: float | None) -> list[IPAddress]:
+        literal = host_address(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                with anyio.fail_after(limit):
+                    addresses = list(await self.resolver(host, port))
+            except TimeoutError:
+                raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+            except OSError as exc:
+                raise httpcore.ConnectError(f"{host} could not be resolved") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
+        # Every answer is checked, not only the first: a mixed answer is an attack.
+        for address in addresses:
+            self.policy.check_address(address, host, port)
+        return addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        failure: Exception | None = None
+        for address in await self.addresses(host, port, timeout):
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not reachable through the outbound client")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with its connection pool on the pinning backend."""
+
+    def __init__(
+        self, backend: PinnedBackend, *, ssl_context: ssl.SSLContext, limits: httpx.Limits
+    ) -> None:
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+class _GuardedStream(httpx.AsyncByteStream):
+    """A response body that stops at the size cap and the deadline, with our errors."""
+
+    def __init__(
+        self, inner: httpx.AsyncByteStream, max_bytes: int, deadline: float, read_timeout: float
+    ) -> None:
+        self._inner = inner
+        self._max_bytes = max_bytes
+        self._deadline = deadline
+        self._read_timeout = read_timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
+        iterator = self._inner.__aiter__()
+        while True:
+            with _translated():
+                try:
+                    remaining = self._deadline - anyio.current_time()
+                    if remaining > self._read_timeout:
+                        # The read timeout fires first anyway: no cancel scope needed.
+                        chunk = await iterator.__anext__()
+                    else:
+                        with anyio.fail_after(max(0.0, remaining)):
+                            chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+            received += len(chunk)
+            if received > self._max_bytes:
+                raise ResponseTooLarge
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """httpx and timeout errors as Bastion errors with stable codes, nothing leaked."""
+    try:
+        yield
+    except BastionError:
+        raise
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        raise UpstreamTimeout from exc
+    except httpx.InvalidURL as exc:
+        raise UrlNotAllowed("The URL is not valid.") from exc
+    except (httpx.HTTPError, httpx.StreamError) as exc:
+        raise UpstreamError from exc
+
+
+class OutboundClient:
+    """The safe client: ``await request(...)`` for a whole answer, ``stream(...)`` for SSE.
+
+    Errors: :class:`UrlNotAllowed` (400) before anything is sent to a refused address,
+    :class:`UpstreamTimeout` (504), :class:`UpstreamError` (502, including
+    :class:`ResponseTooLarge`).
+    """
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        timeouts: OutboundTimeouts = OutboundTimeouts(),
+        max_response_bytes: int = 16 * 1024 * 1024,
+        max_redirects: int = 5,
+        verify_tls: bool | ssl.SSLContext = True,
+        resolver: Resolver = system_resolver,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        self.policy = policy
+        self.timeouts = timeouts
+        self.max_response_bytes = max_response_bytes
+        self.max_redirects = max_redirects
+        ssl_context = (
+            verify_tls
+            if isinstance(verify_tls, ssl.SSLContext)
+            else httpx.create_ssl_context(verify=verify_tls, trust_env=False)
+        )
+        transport = _PinnedTransport(
+            PinnedBackend(policy, resolver),
+            ssl_context=ssl_context,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(
+                connect=timeouts.connect,
+                read=timeouts.read,
+                write=timeouts.write,
+                pool=timeouts.pool,
+            ),
+            follow_redirects=False,
+            trust_env=False,  # HTTP(S)_PROXY from the environment would bypass the pinning
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _deadline(self) -> float:
+        total = self.timeouts.total
+        return float("inf") if total is None else anyio.current_time() + total
+
+    async def _follow(
+        self, request: httpx.Request, follow_redirects: bool, deadline: float
+    ) -> httpx.Response:
+        """Send, following redirects only if asked, each hop checked before it is sent."""
+        for hop in range(self.max_redirects + 1):
+            if hop:  # the first URL was checked by the caller, as it was written
+                self.policy.check_url(request.url)
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                response = await self._client.send(request, stream=True)
+            next_request = response.next_request if follow_redirects else None
+            if next_request is None:
+                response.stream = _GuardedStream(
+                    response.stream,  # type: ignore[arg-type]
+                    self.max_response_bytes,
+                    deadline,
+                    self.timeouts.read,
+                )
+                return response
+            await response.aclose()
+            request = next_request
+        raise UpstreamError(
+            "The remote server redirected too many times.", code="too_many_redirects"
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        """The whole answer, read (and decompressed) under the size cap and the deadline."""
+        async with self.stream(
+            method,
+            url,
+            headers=headers,
+            content=content,
+            json=json,
+            follow_redirects=follow_redirects,
+        ) as response:
+            body = bytearray()
+            with _translated():
+                # Decoded bytes are counted too: a small gzip body can inflate a thousandfold.
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > self.max_response_bytes:
+                        raise ResponseTooLarge
+        result = httpx.Response(
+            response.status_code,
+            headers=[
+                (name, value)
+                for name, value in response.headers.multi_items()
+                if name.lower() not in _DROPPED_ON_READ
+            ],
+            content=bytes(body),
+            request=response.request,
+        )
+        result.read()
+        return result
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+        follow_redirects: bool = False,
+    ) -> AsyncIterator[httpx.Response]:
+        """``async with client.stream(...) as response: async for chunk in
+        response.aiter_raw()`` — the raw body is capped and bounded by the deadline."""
+        self.policy.check_url(url)
+        with _translated():
+            request = self._client.build_request(
+                method, url, headers=headers, content=content, json=json
+            )
+            response = await self._follow(request, follow_redirects, self._deadline())
+        try:
+            yield response
+        finally:
+            await response.aclose()

@@ -1,0 +1,1 @@
+"""Retrieval: turning what users point at (web pages) into text for the models."""

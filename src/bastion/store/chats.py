@@ -1,0 +1,130 @@
+"""Chats: every read and write is scoped to the owner, so another user's id finds nothing."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from bastion.store.db import Database
+from bastion.store.models import Chat
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRecord:
+    id: str
+    user_id: str
+    title: str
+    chat: dict[str, Any]
+    share_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "title": self.title,
+            "chat": self.chat,
+            "share_id": self.share_id,
+            "created_at": int(self.created_at.timestamp()),
+            "updated_at": int(self.updated_at.timestamp()),
+        }
+
+
+def _record(row: Chat) -> ChatRecord:
+    return ChatRecord(
+        row.id, row.user_id, row.title, row.chat, row.share_id, row.created_at, row.updated_at
+    )
+
+
+class Chats:
+    def __init__(self, db: Database, *, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    async def create(self, user_id: str, title: str, chat: dict[str, Any]) -> ChatRecord:
+        now = self._now()
+        row = Chat(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            title=title,
+            chat=chat,
+            share_id=None,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._db.session() as session, session.begin():
+            session.add(row)
+        return _record(row)
+
+    async def get(self, user_id: str, chat_id: str) -> ChatRecord | None:
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(Chat).where(Chat.id == chat_id, Chat.user_id == user_id)
+            )
+        return None if row is None else _record(row)
+
+    async def list(self, user_id: str, *, skip: int, limit: int) -> tuple[list[ChatRecord], int]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Chat)
+                .where(Chat.user_id == user_id)
+                .order_by(Chat.updated_at.desc(), Chat.id)
+                .offset(skip)
+                .limit(limit)
+            )
+            records = [_record(row) for row in rows]
+            total = await session.scalar(
+                select(func.count()).select_from(Chat).where(Chat.user_id == user_id)
+            )
+        return records, total or 0
+
+    async def update(
+        self, user_id: str, chat_id: str, *, title: str | None, chat: dict[str, Any] | None
+    ) -> ChatRecord | None:
+        values: dict[str, Any] = {"updated_at": self._now()}
+        if title is not None:
+            values["title"] = title
+        if chat is not None:
+            values["chat"] = chat
+        if not await self._update(user_id, chat_id, values):
+            return None
+        return await self.get(user_id, chat_id)
+
+    async def delete(self, user_id: str, chat_id: str) -> bool:
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                delete(Chat).where(Chat.id == chat_id, Chat.user_id == user_id)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def share(self, user_id: str, chat_id: str) -> str | None:
+        """A new unguessable share id (any earlier link stops working)."""
+        share_id = secrets.token_urlsafe(24)
+        if not await self._update(user_id, chat_id, {"share_id": share_id}):
+            return None
+        return share_id
+
+    async def unshare(self, user_id: str, chat_id: str) -> bool:
+        return await self._update(user_id, chat_id, {"share_id": None})
+
+    async def get_shared(self, share_id: str) -> ChatRecord | None:
+        async with self._db.session() as session:
+            row = await session.scalar(select(Chat).where(Chat.share_id == share_id))
+        return None if row is None else _record(row)
+
+    async def _update(self, user_id: str, chat_id: str, values: dict[str, Any]) -> bool:
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(Chat).where(Chat.id == chat_id, Chat.user_id == user_id).values(**values)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

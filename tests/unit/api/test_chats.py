@@ -1,0 +1,106 @@
+"""``/api/v1/chats``: each user's own chats, read-only share links, 404 for anyone else's."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.audit.events import MemorySink
+from tests.support import Bastion, StartBastion
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def bastion(start_bastion: StartBastion) -> Bastion:
+    return await start_bastion({"DEFAULT_USER_ROLE": "user"})
+
+
+async def _new_chat(bastion: Bastion, token: str, title: str = "Greetings") -> dict:
+    response = await bastion.client.post(
+        "/api/v1/chats/new",
+        json={"chat": {"title": title, "messages": [{"role": "user", "content": "hi"}]}},
+        headers=_auth(token),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_user_creates_lists_reads_updates_and_deletes_a_chat(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    chat = await _new_chat(bastion, token)
+    assert chat["title"] == "Greetings" and chat["share_id"] is None
+    listed = await bastion.client.get("/api/v1/chats/", headers=_auth(token))
+    assert [c["id"] for c in listed.json()["chats"]] == [chat["id"]]
+    assert listed.json()["total"] == 1
+    read = await bastion.client.get(f"/api/v1/chats/{chat['id']}", headers=_auth(token))
+    assert read.json()["chat"]["messages"] == [{"role": "user", "content": "hi"}]
+    updated = await bastion.client.post(
+        f"/api/v1/chats/{chat['id']}", json={"title": "Renamed"}, headers=_auth(token)
+    )
+    assert updated.json()["title"] == "Renamed"
+    assert updated.json()["chat"] == chat["chat"]
+    deleted = await bastion.client.delete(f"/api/v1/chats/{chat['id']}", headers=_auth(token))
+    assert deleted.json() == {"status": True}
+    gone = await bastion.client.get(f"/api/v1/chats/{chat['id']}", headers=_auth(token))
+    assert gone.status_code == 404
+
+
+async def test_a_share_link_is_readable_by_signed_in_users_until_revoked(bastion: Bastion) -> None:
+    sink = MemorySink()
+    bastion.services.events.add_sink(sink)
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    reader = (await bastion.signup("reader@example.com"))["token"]
+    chat = await _new_chat(bastion, owner)
+    shared = await bastion.client.post(f"/api/v1/chats/{chat['id']}/share", headers=_auth(owner))
+    share_id = shared.json()["share_id"]
+    assert len(share_id) >= 32
+    read = await bastion.client.get(f"/api/v1/chats/share/{share_id}", headers=_auth(reader))
+    assert read.status_code == 200
+    assert read.json()["title"] == "Greetings" and "user_id" not in read.json()
+    bastion.client.cookies.clear()  # signup left the last account's cookie
+    anonymous = await bastion.client.get(f"/api/v1/chats/share/{share_id}")
+    assert anonymous.status_code == 401
+    # Read-only: the reader cannot change or delete the chat through its id.
+    write = await bastion.client.post(
+        f"/api/v1/chats/{chat['id']}", json={"title": "mine"}, headers=_auth(reader)
+    )
+    assert write.status_code == 404
+    revoked = await bastion.client.delete(f"/api/v1/chats/{chat['id']}/share", headers=_auth(owner))
+    assert revoked.json() == {"status": True}
+    dead = await bastion.client.get(f"/api/v1/chats/share/{share_id}", headers=_auth(reader))
+    assert dead.status_code == 404
+    assert [e.type for e in sink.events if e.type.startswith("chat.")] == [
+        "chat.shared",
+        "chat.unshared",
+    ]
+
+
+async def test_another_users_chat_answers_404_on_every_route(bastion: Bastion) -> None:
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    other = (await bastion.signup("other@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, owner))["id"]
+    client, auth = bastion.client, _auth(other)
+    answers = [
+        await client.get(f"/api/v1/chats/{chat_id}", headers=auth),
+        await client.post(f"/api/v1/chats/{chat_id}", json={"title": "x"}, headers=auth),
+        await client.delete(f"/api/v1/chats/{chat_id}", headers=auth),
+        await client.post(f"/api/v1/chats/{chat_id}/share", headers=auth),
+        await client.delete(f"/api/v1/chats/{chat_id}/share", headers=auth),
+    ]
+    assert [a.status_code for a in answers] == [404] * 5
+    assert {a.json()["detail"] for a in answers} == {"No such chat."}
+    listed = await client.get("/api/v1/chats/", headers=auth)
+    assert listed.json() == {"chats": [], "total": 0}
+    # Untouched: still the owner's, unshared, with its title.
+    mine = await client.get(f"/api/v1/chats/{chat_id}", headers=_auth(owner))
+    assert (mine.json()["title"], mine.json()["share_id"]) == ("Greetings", None)
+
+
+async def test_pending_accounts_have_no_chats(start_bastion: StartBastion) -> None:
+    bastion = await start_bastion()
+    await bastion.signup("admin@example.com")
+    pending = (await bastion.signup("pending@example.com"))["token"]
+    response = await bastion.client.post("/api/v1/chats/new", json={}, headers=_auth(pending))
+    assert response.status_code == 403
