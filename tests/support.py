@@ -60,7 +60,12 @@ async def start_bastion(
     running: list[Bastion] = []
 
     async def start(env: dict[str, str] | None = None, **kwargs: object) -> Bastion:
-        environ = {"DATA_DIR": str(tmp_path / "data"), **(env or {})}
+        # Tests sign up many accounts from one address; the limit's own tests lower it.
+        environ = {
+            "DATA_DIR": str(tmp_path / "data"),
+            "SIGNUP_RATE_LIMIT": "1000/1h",
+            **(env or {}),
+        }
         settings = load_settings(environ)
         services = Services.build(settings, hasher=cheap_hasher, **kwargs)  # type: ignore[arg-type]
         await prepare(services)
@@ -75,7 +80,7 @@ async def start_bastion(
     yield start
     for instance in running:
         await instance.client.aclose()
-        await instance.services.db.dispose()
+        await instance.services.close()
 
 
 @pytest.fixture

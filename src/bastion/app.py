@@ -26,6 +26,7 @@ async def prepare(services: Services) -> None:
     """Schema at the newest revision, revocations loaded, the headless admin created."""
     await anyio.to_thread.run_sync(services.db.migrate)
     await services.revocations.load()
+    await services.start()
     await ensure_admin(services)
 
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         try:
             yield
         finally:
-            await services.db.dispose()
+            await services.close()
 
     docs = settings.enable_api_docs
     app = FastAPI(

@@ -67,7 +67,7 @@ def _serve(settings: Settings) -> int:
         try:
             await prepare(services)
         finally:
-            await services.db.dispose()
+            await services.close()
 
     asyncio.run(setup())
     # Workers re-read the environment; the command-line values must reach them too.
@@ -107,7 +107,7 @@ def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -
                 first_is_admin=False,
             )
         finally:
-            await services.db.dispose()
+            await services.close()
 
     asyncio.run(run())
     print(f"created administrator {email.lower()}")

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bastion.ratelimit.limits import RateLimit, parse_limit
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECRET_KEY_FILE = ".webui_secret_key"  # noqa: S105 (a file name)
@@ -129,6 +131,27 @@ class Settings:
     workers: int
     log_level: str
 
+    # --- Rate limits, brute-force protection and Redis -----------------------------------
+    redis_url: str | None = field(repr=False)
+    redis_key_prefix: str
+    redis_timeout: float  # seconds: the longest a request waits on Redis
+    redis_retry_interval: float  # seconds between attempts to get Redis back
+    rate_limit_memory_max_keys: int
+    signin_rate_limit_account_ip: RateLimit
+    signin_rate_limit_ip: RateLimit
+    signin_rate_limit_account: RateLimit
+    signin_delay_after_failures: int
+    signin_delay_base: float
+    signin_delay_max: float
+    signin_max_failures_account_ip: int
+    signin_lockout_threshold: int
+    signup_rate_limit: RateLimit
+    password_change_rate_limit: RateLimit
+    api_rate_limit_user: RateLimit
+    api_rate_limit_key: RateLimit
+    costly_rate_limit: RateLimit
+    # --- end rate limits ------------------------------------------------------------------
+
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -139,7 +162,11 @@ class Settings:
         instances may share the database, and without a shared cache every check must
         reach it.
         """
-        return self.workers == 1 and self.database_url.startswith("sqlite")
+        return (
+            self.redis_url is None
+            and self.workers == 1
+            and self.database_url.startswith("sqlite")
+        )
 
 
 class _Reader:
@@ -566,6 +593,33 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         log_level=env.choice(
             "GLOBAL_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
         ),
+        # --- rate limits, brute-force protection and Redis ---
+        redis_url=_redis_url(env),
+        redis_key_prefix=env.text("REDIS_KEY_PREFIX", "bastion") or "bastion",
+        redis_timeout=_seconds(env, "REDIS_TIMEOUT", "250ms"),
+        redis_retry_interval=_seconds(env, "REDIS_RETRY_INTERVAL", "5s"),
+        rate_limit_memory_max_keys=env.integer(
+            "RATE_LIMIT_MEMORY_MAX_KEYS", 100_000, minimum=100, maximum=100_000_000
+        ),
+        signin_rate_limit_account_ip=_limit(env, "SIGNIN_RATE_LIMIT_ACCOUNT_IP", "10/15m"),
+        signin_rate_limit_ip=_limit(env, "SIGNIN_RATE_LIMIT_IP", "60/15m"),
+        signin_rate_limit_account=_limit(env, "SIGNIN_RATE_LIMIT_ACCOUNT", "100/15m"),
+        signin_delay_after_failures=env.integer(
+            "SIGNIN_DELAY_AFTER_FAILURES", 3, minimum=0, maximum=100
+        ),
+        signin_delay_base=_seconds(env, "SIGNIN_DELAY_BASE", "1s"),
+        signin_delay_max=_seconds(env, "SIGNIN_DELAY_MAX", "15m"),
+        signin_max_failures_account_ip=env.integer(
+            "SIGNIN_MAX_FAILURES_ACCOUNT_IP", 20, minimum=1, maximum=100
+        ),
+        signin_lockout_threshold=env.integer(
+            "SIGNIN_LOCKOUT_THRESHOLD", 100, minimum=1, maximum=100
+        ),
+        signup_rate_limit=_limit(env, "SIGNUP_RATE_LIMIT", "10/1h"),
+        password_change_rate_limit=_limit(env, "PASSWORD_CHANGE_RATE_LIMIT", "5/15m"),
+        api_rate_limit_user=_limit(env, "API_RATE_LIMIT_USER", "1200/1m"),
+        api_rate_limit_key=_limit(env, "API_RATE_LIMIT_KEY", "600/1m"),
+        costly_rate_limit=_limit(env, "COSTLY_RATE_LIMIT", "60/1m"),
         warnings=(),
     )
     fields = {name: value for name, value in overrides.items() if value is not None}
@@ -582,3 +636,40 @@ def _fallback_keys(env: _Reader) -> tuple[str, ...]:
                 f"list only former keys of at least {MIN_SECRET_KEY_LENGTH} characters",
             )
     return keys
+
+
+# --- rate limits, brute-force protection and Redis ----------------------------------------
+
+
+def _limit(env: _Reader, name: str, default: str) -> RateLimit:
+    value = env.text(name, default) or default
+    try:
+        return parse_limit(value)
+    except ValueError:
+        raise SettingsError(
+            name, f"{value!r} is not a rate limit", "use N/period, e.g. 5/3m or 100/1h"
+        ) from None
+
+
+def _seconds(env: _Reader, name: str, default: str) -> float:
+    value = env.text(name, default) or default
+    try:
+        return parse_duration(value).total_seconds()
+    except ValueError:
+        raise SettingsError(
+            name, f"{value!r} is not a duration", "use e.g. 250ms, 5s or 15m"
+        ) from None
+
+
+def _redis_url(env: _Reader) -> str | None:
+    value = env.optional("REDIS_URL")
+    if value is None:
+        return None
+    scheme = urlsplit(value).scheme.lower()
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(
+            "REDIS_URL",
+            f"the scheme {scheme!r} is not supported",
+            "use redis://host:6379/0, rediss:// for TLS, or unix:///path/to/socket",
+        )
+    return value

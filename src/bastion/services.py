@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from bastion.audit.events import LoggingSink, SecurityEvents
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.lockout import Lockouts
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import TokenService
 from bastion.config import Settings
+from bastion.ratelimit.failover import FailoverStorage, SharedRedis
+from bastion.ratelimit.limiter import Limiter
+from bastion.ratelimit.redis import RedisStorage
+from bastion.ratelimit.storage import MemoryStorage, Storage
+from bastion.ratelimit.strategies import SlidingWindowLog
 from bastion.store.db import Database
 from bastion.store.users import Users
 
@@ -29,6 +35,19 @@ class Services:
     hasher: PasswordHasher
     password_policy: PasswordPolicy
     events: SecurityEvents
+    limiter: Limiter
+    lockouts: Lockouts
+    shared: SharedRedis | None  # None without REDIS_URL: every shared fact is local
+
+    async def start(self) -> None:
+        """Connect to Redis and seed it from the database (an absent Redis is no error)."""
+        if self.shared is not None:
+            await self.shared.start()
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
+        await self.db.dispose()
 
     @classmethod
     def build(
@@ -39,9 +58,27 @@ class Services:
         clock: Callable[[], float] = time.time,
     ) -> Services:
         db = Database(settings.database_url)
+        events = SecurityEvents([LoggingSink()], clock=clock)
+        local = MemoryStorage(max_keys=settings.rate_limit_memory_max_keys)
+        shared = None
+        storage: Storage = local
+        if settings.redis_url is not None:
+            redis = RedisStorage(
+                settings.redis_url,
+                prefix=settings.redis_key_prefix,
+                timeout=settings.redis_timeout,
+            )
+            shared = SharedRedis(
+                redis, events=events, retry_interval=settings.redis_retry_interval, clock=clock
+            )
+            # Sign-in limits stay in force while Redis is away: per process, not global.
+            storage = FailoverStorage(shared, local)
         cache = settings.revocation_cache_is_local
-        users = Users(db, cache=cache)
-        revocations = Revocations(db, cache=cache, clock=clock)
+        users = Users(db, cache=cache, shared=shared)
+        revocations = Revocations(db, cache=cache, clock=clock, shared=shared)
+        if shared is not None:
+            shared.on_recover.append(revocations.seed)
+        limiter = Limiter(SlidingWindowLog(storage), events=events, clock=clock)
         tokens = TokenService(
             settings.secret_key,
             fallback_keys=settings.secret_key_fallbacks,
@@ -60,6 +97,10 @@ class Services:
                 if settings.enable_api_keys_endpoint_restrictions
                 else None
             ),
+            limiter=limiter,
+            user_limit=settings.api_rate_limit_user,
+            key_limit=settings.api_rate_limit_key,
+            shared=shared,
         )
         return cls(
             settings=settings,
@@ -75,5 +116,16 @@ class Services:
                 pattern=settings.password_validation_regex,
                 hint=settings.password_validation_hint,
             ),
-            events=SecurityEvents([LoggingSink()], clock=clock),
+            events=events,
+            limiter=limiter,
+            lockouts=Lockouts(
+                db,
+                free_failures=settings.signin_delay_after_failures,
+                base_delay=settings.signin_delay_base,
+                max_delay=settings.signin_delay_max,
+                max_per_ip=settings.signin_max_failures_account_ip,
+                threshold=settings.signin_lockout_threshold,
+                clock=clock,
+            ),
+            shared=shared,
         )

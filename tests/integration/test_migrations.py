@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect
 from bastion.store.db import _driver_url, downgrade, migrate
 from bastion.store.models import Base
 
-TABLES = {"users", "revoked_tokens", "api_keys", "alembic_version"}
+TABLES = {"users", "revoked_tokens", "api_keys", "signin_failures", "alembic_version"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
