@@ -88,7 +88,7 @@ class Lockouts:
                 _delay_decision(self.max_delay), "Too many failed sign-ins from this address."
             )
         wait = last + self.delay(failures) - self._clock()
-        if wait > 0:
+        if wait > 0.001:  # the database keeps microseconds: allow for the rounding
             raise RateLimited(_delay_decision(wait), "Too many failed sign-ins; retry later.")
 
     async def failed(self, user: UserRecord, client_ip: str) -> tuple[int, bool]:

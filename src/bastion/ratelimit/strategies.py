@@ -34,10 +34,15 @@ class Decision:
         if self.limit is not None:
             headers["RateLimit-Limit"] = str(self.limit.amount)
             headers["RateLimit-Remaining"] = str(self.remaining)
-            headers["RateLimit-Reset"] = str(math.ceil(self.reset_after))
+            headers["RateLimit-Reset"] = str(_seconds(self.reset_after))
         if not self.allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
+            headers["Retry-After"] = str(max(1, _seconds(self.retry_after)))
         return headers
+
+
+def _seconds(value: float) -> int:
+    # Whole seconds, rounded up; stored times carry microseconds, so ignore what is below.
+    return math.ceil(round(value, 3))
 
 
 UNLIMITED = Decision(True, None, 0, 0.0, 0.0)
