@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bastion.audit.events import LoggingSink, SecurityEvents
+from bastion.audit.events import EventSink, LoggingSink, SecurityEvents
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.lockout import Lockouts
@@ -56,9 +56,10 @@ class Services:
         *,
         hasher: PasswordHasher | None = None,
         clock: Callable[[], float] = time.time,
+        sinks: Sequence[EventSink] = (),
     ) -> Services:
         db = Database(settings.database_url)
-        events = SecurityEvents([LoggingSink()], clock=clock)
+        events = SecurityEvents([LoggingSink(), *sinks], clock=clock)
         local = MemoryStorage(max_keys=settings.rate_limit_memory_max_keys)
         shared = None
         storage: Storage = local

@@ -107,10 +107,17 @@ class SharedRedis:
         log.warning("Redis answers again: shared state restored")
         self.events.record("redis.recovered", outcome="success")
 
+    async def settle(self) -> None:
+        """Wait for a probe or a re-seed under way (tests; an orderly shutdown)."""
+        for task in (self._probe, self._reseed):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+
     async def close(self) -> None:
         for task in (self._probe, self._reseed):
             if task is not None and not task.done():
                 task.cancel()
+        await self.settle()
         await self.redis.close()
 
 
