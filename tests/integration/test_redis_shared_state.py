@@ -54,9 +54,7 @@ async def _recover(bastion: Bastion, clock: Clock) -> None:
 # --- two instances ------------------------------------------------------------------------
 
 
-async def test_token_revoked_on_one_instance_is_refused_by_the_other(
-    start, redis_url: str
-) -> None:
+async def test_token_revoked_on_one_instance_is_refused_by_the_other(start, redis_url: str) -> None:
     first = await start(redis_url)
     second = await start(redis_url)
     user = await first.signup("user@example.com")

@@ -161,8 +161,6 @@ async def signin(
     )
     response.headers.update(decision.headers())
     user = await services.users.by_email(email)
-    if user is not None:
-        await _check_lockout(services, request, user, ip)
     if user is None:
         # Same hashing work as a wrong password: timing must not reveal which accounts exist.
         await services.hasher.dummy_verify_async(form.password)
@@ -174,6 +172,8 @@ async def signin(
             reason="unknown_account",
         )
         raise InvalidCredentials
+    # Still before hashing: the account's lockout, and this address's failures on it.
+    await _check_lockout(services, request, user, ip)
     result = await services.hasher.verify_async(form.password, user.password_hash)
     if not result.ok:
         ip_failures, locked = await services.lockouts.failed(user, ip)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.errors import BastionError
@@ -146,16 +146,6 @@ class Lockouts:
             await session.execute(
                 update(User).where(User.id == user_id).values(failed_signins=0, locked_at=None)
             )
-
-    async def failures_from(self, user_id: str) -> dict[str, int]:
-        """Failures by address on an account (for the admin view and the tests)."""
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(SigninFailure.client_ip, SigninFailure.failures).where(
-                    SigninFailure.user_id == user_id
-                )
-            )
-            return {ip: failures for ip, failures in rows}
 
 
 def _delay_decision(wait: float) -> Decision:

@@ -76,7 +76,7 @@ class SharedRedis:
     async def _reseed_now(self) -> None:
         try:
             await self._prepare()
-        except REDIS_FAULTS as exc:
+        except Exception as exc:  # Redis or the database: the database path goes on
             self._trip(exc)
 
     async def _prepare(self) -> None:
@@ -100,7 +100,7 @@ class SharedRedis:
     async def _recover(self) -> None:
         try:
             await self._prepare()
-        except REDIS_FAULTS:
+        except Exception:  # still down (or the database failed the re-seed): try later
             self._retry_at = self._clock() + self.retry_interval
             return
         self.available = True

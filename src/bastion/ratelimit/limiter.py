@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.types import Scope
 
@@ -52,7 +52,7 @@ class Limiter:
 
     def refused(
         self, name: str, decision: Decision, *, scope: Scope | None = None, **who: Any
-    ) -> None:
+    ) -> NoReturn:
         self.events.record(
             "ratelimit.hit",
             outcome="denied",

@@ -127,8 +127,9 @@ class RedisStorage:
         database's. Revocations in force are written with their remaining lifetime.
         """
         async with asyncio.timeout(max(self.timeout, 5.0)):
-            async for key in self.client.scan_iter(match=self.key("tv", "*"), count=1000):
-                await self.client.delete(key)
+            stale = [key async for key in self.client.scan_iter(self.key("tv", "*"), count=1000)]
+            for start in range(0, len(stale), 1000):
+                await self.client.unlink(*stale[start : start + 1000])
             async with self.client.pipeline(transaction=False) as pipe:
                 for jti, ttl in revoked:
                     if ttl is None:
