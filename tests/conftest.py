@@ -40,8 +40,7 @@ def postgres_url() -> Iterator[str]:
 # kill, hang or restart it. Like PostgreSQL, it fails rather than skips when missing.
 
 
-@pytest.fixture(scope="session")
-def redis_session_server() -> Iterator[RedisServer]:
+def _redis_server() -> Iterator[RedisServer]:
     try:
         server = RedisServer().start()
     except RedisUnavailable as exc:
@@ -50,6 +49,11 @@ def redis_session_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_session_server() -> Iterator[RedisServer]:
+    yield from _redis_server()
 
 
 @pytest.fixture
@@ -61,14 +65,7 @@ def redis_url(redis_session_server: RedisServer) -> str:
 @pytest.fixture
 def redis_process() -> Iterator[RedisServer]:
     """A redis-server of this test's own, to break as the test sees fit."""
-    try:
-        server = RedisServer().start()
-    except RedisUnavailable as exc:
-        pytest.fail(f"Redis for the tests: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _redis_server()
 
 
 # --- end Redis ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bastion.errors import BastionError
 from bastion.ratelimit.limiter import RateLimited
 from bastion.ratelimit.strategies import Decision
-from bastion.store.db import Database
+from bastion.store.db import Database, epoch
 from bastion.store.models import SigninFailure, User
 from bastion.store.users import UserRecord
 
@@ -39,12 +39,6 @@ class AccountLocked(BastionError):
     status_code = 429
     code = "account_locked"
     detail = "Too many failed sign-ins: an administrator must unlock this account."
-
-
-def _epoch(moment: datetime) -> float:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC.
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 class Lockouts:
@@ -81,7 +75,7 @@ class Lockouts:
             row = await session.get(SigninFailure, (user.id, client_ip))
             if row is None:
                 return
-            failures, last = row.failures, _epoch(row.last_failure_at)
+            failures, last = row.failures, epoch(row.last_failure_at)
         if failures >= self.max_per_ip:
             # Held until a sign-in succeeds or an admin unlocks; the longest delay is a hint.
             raise RateLimited(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bastion.store.db import Database
+from bastion.store.db import Database, epoch
 from bastion.store.models import RevokedToken
 
 if TYPE_CHECKING:
@@ -107,8 +107,4 @@ class Revocations:
 
 
 def _epoch(moment: datetime | None) -> float:
-    if moment is None:
-        return _NEVER
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC.
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _NEVER if moment is None else epoch(moment)
