@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.postgres import PostgresUnavailable, throwaway_cluster
+from tests.integration.redis_server import RedisServer, RedisUnavailable
 
 pytest_plugins = ["tests.support", "tests.web_servers"]
 
@@ -31,3 +32,40 @@ def postgres_url() -> Iterator[str]:
 
 
 # --- end PostgreSQL -----------------------------------------------------------------------
+
+
+# --- Redis --------------------------------------------------------------------------------
+# A private redis-server (free port, no persistence) for the session, emptied before each
+# test that uses it; fault tests start their own with ``redis_process`` so that they can
+# kill, hang or restart it. Like PostgreSQL, it fails rather than skips when missing.
+
+
+def _redis_server() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.fail(f"Redis for the tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_session_server() -> Iterator[RedisServer]:
+    yield from _redis_server()
+
+
+@pytest.fixture
+def redis_url(redis_session_server: RedisServer) -> str:
+    redis_session_server.flush()
+    return redis_session_server.url
+
+
+@pytest.fixture
+def redis_process() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to break as the test sees fit."""
+    yield from _redis_server()
+
+
+# --- end Redis ----------------------------------------------------------------------------

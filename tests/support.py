@@ -5,27 +5,66 @@ Loaded as a pytest plugin by ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from bastion.app import create_app, prepare
-from bastion.auth.passwords import PasswordHasher
+from bastion.auth.passwords import PasswordHasher, VerifyResult
 from bastion.config import Settings, load_settings
 from bastion.services import Services
 
 PASSWORD = "correct horse battery staple"
 
 
+class Clock:
+    """An injected clock that moves only when a test moves it."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class CountingHasher(PasswordHasher):
+    """The tests' cheap hasher, counting every password it hashes or checks."""
+
+    def __init__(self) -> None:
+        # The default argon2 parameters cost ~50 ms a hash; the tests hash hundreds of times.
+        super().__init__(time_cost=1, memory_cost=1024)
+        self.calls = 0
+
+    def hash(self, password: str) -> str:
+        self.calls += 1
+        return super().hash(password)
+
+    def verify(self, password: str, encoded: str) -> VerifyResult:
+        self.calls += 1
+        return super().verify(password, encoded)
+
+    def dummy_verify(self, password: str) -> None:
+        self.calls += 1
+        super().dummy_verify(password)
+
+
 class Bastion:
     """One running instance: its settings, services and an HTTP client."""
 
-    def __init__(self, settings: Settings, services: Services, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, services: Services, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
         self.settings = settings
         self.services = services
         self.client = client
+        self.app = app
 
     async def signup(self, email: str, password: str = PASSWORD, name: str = "Someone") -> dict:
         response = await self.client.post(
@@ -47,9 +86,8 @@ StartBastion = Callable[..., Awaitable[Bastion]]
 
 
 @pytest.fixture
-def cheap_hasher() -> PasswordHasher:
-    # The default argon2 parameters cost ~50 ms a hash; the tests hash hundreds of times.
-    return PasswordHasher(time_cost=1, memory_cost=1024)
+def cheap_hasher() -> CountingHasher:
+    return CountingHasher()
 
 
 @pytest.fixture
@@ -60,7 +98,12 @@ async def start_bastion(
     running: list[Bastion] = []
 
     async def start(env: dict[str, str] | None = None, **kwargs: object) -> Bastion:
-        environ = {"DATA_DIR": str(tmp_path / "data"), **(env or {})}
+        # Tests sign up many accounts from one address; the limit's own tests lower it.
+        environ = {
+            "DATA_DIR": str(tmp_path / "data"),
+            "SIGNUP_RATE_LIMIT": "1000/1h",
+            **(env or {}),
+        }
         settings = load_settings(environ)
         services = Services.build(settings, hasher=cheap_hasher, **kwargs)  # type: ignore[arg-type]
         await prepare(services)
@@ -68,17 +111,14 @@ async def start_bastion(
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         )
-        instance = Bastion(settings, services, client)
+        instance = Bastion(settings, services, client, app)
         running.append(instance)
         return instance
 
     yield start
     for instance in running:
         await instance.client.aclose()
-        await instance.services.gateway.aclose()
-        await instance.services.web_fetch.aclose()
-        await instance.services.db.dispose()
-        instance.services.close_audit()
+        await instance.services.close()
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ async def prepare(services: Services) -> None:
     """Schema at the newest revision, revocations loaded, the headless admin created."""
     await anyio.to_thread.run_sync(services.db.migrate)
     await services.revocations.load()
+    await services.start()
     await ensure_admin(services)
 
 
@@ -70,10 +71,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         try:
             yield
         finally:
-            await services.gateway.aclose()
-            await services.web_fetch.aclose()
-            await services.db.dispose()
-            await anyio.to_thread.run_sync(services.close_audit)
+            await services.close()
 
     docs = settings.enable_api_docs
     app = FastAPI(

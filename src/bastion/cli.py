@@ -11,8 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import anyio
-
 from bastion import __version__
 from bastion.config import Settings, SettingsError, load_settings
 
@@ -72,6 +70,41 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def shared_state_notices(settings: Settings) -> list[tuple[int, str]]:
+    """What the start says about where limits, revocations and lockouts are kept."""
+    workers = settings.workers
+    if settings.redis_url is not None:
+        return [
+            (
+                logging.INFO,
+                f"REDIS_URL is set: rate limits, revocations and lockouts are global, shared "
+                f"by the {workers} worker(s) and every instance on the same Redis "
+                "(each falls back to local state while Redis is unreachable).",
+            )
+        ]
+    notices = []
+    if workers > 1:
+        notices.append(
+            (
+                logging.WARNING,
+                f"{workers} workers without REDIS_URL: rate limits are per process, each "
+                f"worker counting on its own (a limit of N lets up to {workers}*N through). "
+                "Set REDIS_URL to make them global.",
+            )
+        )
+    if not settings.revocation_cache_is_local:
+        database = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
+        notices.append(
+            (
+                logging.WARNING,
+                f"{workers} worker(s) on {database} without REDIS_URL: revocations are "
+                "checked in the database on every request so that every worker and "
+                "instance agrees.",
+            )
+        )
+    return notices
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -81,13 +114,8 @@ def _serve(settings: Settings) -> int:
     log = logging.getLogger("bastion")
     for warning in settings.warnings:
         log.warning("%s", warning)
-    if not settings.revocation_cache_is_local:
-        log.warning(
-            "%d worker(s) on %s without REDIS_URL: revocations are checked in the database "
-            "on every request so that every worker and instance agrees.",
-            settings.workers,
-            "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite",
-        )
+    for level, notice in shared_state_notices(settings):
+        log.log(level, "%s", notice)
     # Migrate and create the headless admin once, before any worker starts.
     services = Services.build(settings)
 
@@ -95,8 +123,7 @@ def _serve(settings: Settings) -> int:
         try:
             await prepare(services)
         finally:
-            await services.db.dispose()
-            await anyio.to_thread.run_sync(services.close_audit)
+            await services.close()
 
     asyncio.run(setup())
     # Workers re-read the environment; the command-line values must reach them too.
@@ -136,8 +163,7 @@ def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -
                 first_is_admin=False,
             )
         finally:
-            await services.db.dispose()
-            await anyio.to_thread.run_sync(services.close_audit)
+            await services.close()
 
     asyncio.run(run())
     print(f"created administrator {email.lower()}")

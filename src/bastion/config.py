@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bastion.ratelimit.limits import RateLimit, parse_limit
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECRET_KEY_FILE = ".webui_secret_key"  # noqa: S105 (a file name)
@@ -171,6 +173,27 @@ class Settings:
     outbound_max_response_size: int  # bytes
     # --- end files, web fetch and the outbound client ------------------------------------
 
+    # --- Rate limits, brute-force protection and Redis -----------------------------------
+    redis_url: str | None = field(repr=False)
+    redis_key_prefix: str
+    redis_timeout: float  # seconds: the longest a request waits on Redis
+    redis_retry_interval: float  # seconds between attempts to get Redis back
+    rate_limit_memory_max_keys: int
+    signin_rate_limit_account_ip: RateLimit
+    signin_rate_limit_ip: RateLimit
+    signin_rate_limit_account: RateLimit
+    signin_delay_after_failures: int
+    signin_delay_base: float
+    signin_delay_max: float
+    signin_max_failures_account_ip: int
+    signin_lockout_threshold: int
+    signup_rate_limit: RateLimit
+    password_change_rate_limit: RateLimit
+    api_rate_limit_user: RateLimit
+    api_rate_limit_key: RateLimit
+    costly_rate_limit: RateLimit
+    # --- end rate limits ------------------------------------------------------------------
+
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -181,7 +204,11 @@ class Settings:
         instances may share the database, and without a shared cache every check must
         reach it.
         """
-        return self.workers == 1 and self.database_url.startswith("sqlite")
+        return (
+            self.redis_url is None
+            and self.workers == 1
+            and self.database_url.startswith("sqlite")
+        )
 
 
 class _Reader:
@@ -633,9 +660,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         enable_ollama_api=env.flag("ENABLE_OLLAMA_API", True),
         enable_openai_api=env.flag("ENABLE_OPENAI_API", True),
         bypass_model_access_control=env.flag("BYPASS_MODEL_ACCESS_CONTROL", False),
-        model_list_cache_ttl=_duration_seconds(env, "MODEL_LIST_CACHE_TTL", "10s"),
-        upstream_connect_timeout=_duration_seconds(env, "MODEL_UPSTREAM_CONNECT_TIMEOUT", "10s"),
-        upstream_read_timeout=_duration_seconds(env, "MODEL_UPSTREAM_READ_TIMEOUT", "5m"),
+        model_list_cache_ttl=_seconds(env, "MODEL_LIST_CACHE_TTL", "10s"),
+        upstream_connect_timeout=_seconds(env, "MODEL_UPSTREAM_CONNECT_TIMEOUT", "10s"),
+        upstream_read_timeout=_seconds(env, "MODEL_UPSTREAM_READ_TIMEOUT", "5m"),
         upstream_max_response_size=_size(env, "MODEL_UPSTREAM_MAX_RESPONSE_SIZE", "16MiB"),
         # --- end model gateway ---
         # --- Files, web fetch and the outbound client ---
@@ -645,11 +672,39 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         web_fetch_filter_list=env.csv("WEB_FETCH_FILTER_LIST"),
         enable_web_loader_ssl_verification=env.flag("ENABLE_WEB_LOADER_SSL_VERIFICATION", True),
         web_fetch_rate_limit=_rate_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
-        outbound_connect_timeout=_duration_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
-        outbound_read_timeout=_duration_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
-        outbound_timeout=_duration_seconds(env, "OUTBOUND_TIMEOUT", "60s"),
+        outbound_connect_timeout=_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
+        outbound_read_timeout=_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
+        outbound_timeout=_seconds(env, "OUTBOUND_TIMEOUT", "60s"),
         outbound_max_response_size=_size(env, "OUTBOUND_MAX_RESPONSE_SIZE", "8MiB"),
         # --- end files, web fetch and the outbound client ---
+
+        # --- rate limits, brute-force protection and Redis ---
+        redis_url=_redis_url(env),
+        redis_key_prefix=env.text("REDIS_KEY_PREFIX", "bastion") or "bastion",
+        redis_timeout=_seconds(env, "REDIS_TIMEOUT", "250ms"),
+        redis_retry_interval=_seconds(env, "REDIS_RETRY_INTERVAL", "5s"),
+        rate_limit_memory_max_keys=env.integer(
+            "RATE_LIMIT_MEMORY_MAX_KEYS", 100_000, minimum=100, maximum=100_000_000
+        ),
+        signin_rate_limit_account_ip=_limit(env, "SIGNIN_RATE_LIMIT_ACCOUNT_IP", "10/15m"),
+        signin_rate_limit_ip=_limit(env, "SIGNIN_RATE_LIMIT_IP", "60/15m"),
+        signin_rate_limit_account=_limit(env, "SIGNIN_RATE_LIMIT_ACCOUNT", "100/15m"),
+        signin_delay_after_failures=env.integer(
+            "SIGNIN_DELAY_AFTER_FAILURES", 3, minimum=0, maximum=100
+        ),
+        signin_delay_base=_seconds(env, "SIGNIN_DELAY_BASE", "1s"),
+        signin_delay_max=_seconds(env, "SIGNIN_DELAY_MAX", "15m"),
+        signin_max_failures_account_ip=env.integer(
+            "SIGNIN_MAX_FAILURES_ACCOUNT_IP", 20, minimum=1, maximum=100
+        ),
+        signin_lockout_threshold=env.integer(
+            "SIGNIN_LOCKOUT_THRESHOLD", 100, minimum=1, maximum=100
+        ),
+        signup_rate_limit=_limit(env, "SIGNUP_RATE_LIMIT", "10/1h"),
+        password_change_rate_limit=_limit(env, "PASSWORD_CHANGE_RATE_LIMIT", "5/15m"),
+        api_rate_limit_user=_limit(env, "API_RATE_LIMIT_USER", "1200/1m"),
+        api_rate_limit_key=_limit(env, "API_RATE_LIMIT_KEY", "600/1m"),
+        costly_rate_limit=_limit(env, "COSTLY_RATE_LIMIT", "60/1m"),
         warnings=(),
     )
     fields = {name: value for name, value in overrides.items() if value is not None}
@@ -772,8 +827,21 @@ def _upload_dir(env: _Reader, data_dir: Path) -> Path:
     return path
 
 
-def _duration_seconds(env: _Reader, name: str, default: str) -> float:
-    value = env.text(name, default)
+# --- rate limits, brute-force protection and Redis ----------------------------------------
+
+
+def _limit(env: _Reader, name: str, default: str) -> RateLimit:
+    value = env.text(name, default) or default
+    try:
+        return parse_limit(value)
+    except ValueError:
+        raise SettingsError(
+            name, f"{value!r} is not a rate limit", "use N/period, e.g. 5/3m or 100/1h"
+        ) from None
+
+
+def _seconds(env: _Reader, name: str, default: str) -> float:
+    value = env.text(name, default) or default
     try:
         return parse_duration(value).total_seconds()
     except ValueError:
@@ -795,3 +863,17 @@ def _rate_limit(env: _Reader, name: str, default: str) -> tuple[int, float]:
             name, f"{value!r} is not a limit", "use requests/period such as 20/1m or 5/3m"
         )
     return limit
+
+
+def _redis_url(env: _Reader) -> str | None:
+    value = env.optional("REDIS_URL")
+    if value is None:
+        return None
+    scheme = urlsplit(value).scheme.lower()
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(
+            "REDIS_URL",
+            f"the scheme {scheme!r} is not supported",
+            "use redis://host:6379/0, rediss:// for TLS, or unix:///path/to/socket",
+        )
+    return value

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bastion.audit.events import LoggingSink, Outcome, SecurityEvents
+import anyio
+
+from bastion.audit.events import EventSink, LoggingSink, Outcome, SecurityEvents
 from bastion.audit.logfile import LogFile
 from bastion.audit.webhook import WebhookSink
 from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
+from bastion.auth.lockout import Lockouts
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import TokenService
@@ -21,6 +24,11 @@ from bastion.config import Settings
 from bastion.files.service import Files
 from bastion.files.storage import UploadDir
 from bastion.gateway.proxy import Gateway, build_gateway
+from bastion.ratelimit.failover import FailoverStorage, SharedRedis
+from bastion.ratelimit.limiter import Limiter
+from bastion.ratelimit.redis import RedisStorage
+from bastion.ratelimit.storage import MemoryStorage, Storage
+from bastion.ratelimit.strategies import SlidingWindowLog
 from bastion.retrieval.web import WebFetcher
 from bastion.store.chats import Chats
 from bastion.store.db import Database
@@ -41,15 +49,27 @@ class Services:
     events: SecurityEvents
     audit: AuditWriter
     webhook: WebhookSink | None
-
-    # --- Model gateway ---
+    limiter: Limiter
+    lockouts: Lockouts
+    shared: SharedRedis | None  # None without REDIS_URL: every shared fact is local
     gateway: Gateway
     chats: Chats
-    # --- end model gateway ---
-    # --- Files and web fetch ---
     files: Files
     web_fetch: WebFetcher
-    # --- end files and web fetch ---
+
+    async def start(self) -> None:
+        """Connect to Redis and seed it from the database (an absent Redis is no error)."""
+        if self.shared is not None:
+            await self.shared.start()
+
+    async def close(self) -> None:
+        await self.gateway.aclose()
+        await self.web_fetch.aclose()
+        if self.shared is not None:
+            await self.shared.close()
+        await self.db.dispose()
+        # Writes what is queued and stops the audit threads: blocking, so off the loop.
+        await anyio.to_thread.run_sync(self._close_audit)
 
     @classmethod
     def build(
@@ -58,12 +78,36 @@ class Services:
         *,
         hasher: PasswordHasher | None = None,
         clock: Callable[[], float] = time.time,
+        sinks: Sequence[EventSink] = (),
     ) -> Services:
         db = Database(settings.database_url)
-        events = SecurityEvents([LoggingSink()], clock=clock)
+        events = SecurityEvents([LoggingSink(), *sinks], clock=clock)
+        audit = _audit_writer(settings, events)
+        events.add_sink(AuditSink(audit))
+        webhook = None
+        if settings.audit_webhook_url is not None:
+            webhook = WebhookSink(settings.audit_webhook_url)
+            events.add_sink(webhook)
+        local = MemoryStorage(max_keys=settings.rate_limit_memory_max_keys)
+        shared = None
+        storage: Storage = local
+        if settings.redis_url is not None:
+            redis = RedisStorage(
+                settings.redis_url,
+                prefix=settings.redis_key_prefix,
+                timeout=settings.redis_timeout,
+            )
+            shared = SharedRedis(
+                redis, events=events, retry_interval=settings.redis_retry_interval, clock=clock
+            )
+            # Sign-in limits stay in force while Redis is away: per process, not global.
+            storage = FailoverStorage(shared, local)
         cache = settings.revocation_cache_is_local
-        users = Users(db, cache=cache)
-        revocations = Revocations(db, cache=cache, clock=clock)
+        users = Users(db, cache=cache, shared=shared)
+        revocations = Revocations(db, cache=cache, clock=clock, shared=shared)
+        if shared is not None:
+            shared.on_recover.append(revocations.seed)
+        limiter = Limiter(SlidingWindowLog(storage), events=events, clock=clock)
         tokens = TokenService(
             settings.secret_key,
             fallback_keys=settings.secret_key_fallbacks,
@@ -82,14 +126,11 @@ class Services:
                 if settings.enable_api_keys_endpoint_restrictions
                 else None
             ),
+            limiter=limiter,
+            user_limit=settings.api_rate_limit_user,
+            key_limit=settings.api_rate_limit_key,
+            shared=shared,
         )
-        events = SecurityEvents([LoggingSink()], clock=clock)
-        audit = _audit_writer(settings, events)
-        events.add_sink(AuditSink(audit))
-        webhook = None
-        if settings.audit_webhook_url is not None:
-            webhook = WebhookSink(settings.audit_webhook_url)
-            events.add_sink(webhook)
         return cls(
             settings=settings,
             db=db,
@@ -107,20 +148,26 @@ class Services:
             events=events,
             audit=audit,
             webhook=webhook,
-            # --- Model gateway ---
+            limiter=limiter,
+            lockouts=Lockouts(
+                db,
+                free_failures=settings.signin_delay_after_failures,
+                base_delay=settings.signin_delay_base,
+                max_delay=settings.signin_delay_max,
+                max_per_ip=settings.signin_max_failures_account_ip,
+                threshold=settings.signin_lockout_threshold,
+                clock=clock,
+            ),
+            shared=shared,
             gateway=build_gateway(settings, db, events, clock=clock),
             chats=Chats(db, clock=clock),
-            # --- end model gateway ---
-            # --- Files and web fetch ---
             files=Files(
                 db, UploadDir(settings.upload_dir, max_size=settings.file_max_size), clock=clock
             ),
             web_fetch=WebFetcher.from_settings(settings, clock=clock),
-            # --- end files and web fetch ---
         )
 
-    def close_audit(self) -> None:
-        """Write what is queued and stop the audit threads (blocking: call it off the loop)."""
+    def _close_audit(self) -> None:
         self.audit.close()
         if self.webhook is not None:
             self.webhook.close()

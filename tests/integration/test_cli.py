@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,25 +89,8 @@ def test_serve_answers_health_and_ready_and_signs_in_the_created_admin(tmp_path:
         stdin=PASSWORD + "\n",
     )
     assert created.returncode == 0, created.stderr
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bastion", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "bastion serve did not start in 30 s"
-                time.sleep(0.1)
+    with _serving(env, tmp_path / "serve.log") as base:
+        health = httpx.get(f"{base}/health", timeout=5)
         assert health.status_code == 200 and health.json() == {"status": True}
         assert "server" not in health.headers
         ready = httpx.get(f"{base}/ready", timeout=5)
@@ -116,7 +101,75 @@ def test_serve_answers_health_and_ready_and_signs_in_the_created_admin(tmp_path:
             timeout=10,
         )
         assert signin.status_code == 200 and signin.json()["role"] == "admin"
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        log.close()
+
+
+@contextmanager
+def _serving(env: dict[str, str], log_path: Path, *args: str) -> Iterator[str]:
+    """``bastion serve`` on a free port; yields its base URL once it answers."""
+    port = _free_port()
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bastion", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{base}/health", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, log_path.read_text()
+                    assert time.monotonic() < deadline, "bastion serve did not start in 30 s"
+                    time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+
+def test_serve_with_workers_and_no_redis_says_limits_are_per_process(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with _serving(_env(tmp_path), log, "--workers", "2"):
+        pass
+    assert "2 workers without REDIS_URL: rate limits are per process" in log.read_text()
+
+
+def test_two_serve_processes_on_one_redis_share_revocations_and_limits(
+    tmp_path: Path, redis_url: str
+) -> None:
+    env = _env(tmp_path, REDIS_URL=redis_url, API_RATE_LIMIT_USER="6/1m")
+    with (
+        _serving(env, tmp_path / "a.log", "--workers", "2") as first,
+        _serving(env, tmp_path / "b.log") as second,
+    ):
+        signup = httpx.post(
+            f"{first}/api/v1/auths/signup",
+            json={"name": "A", "email": "a@example.com", "password": PASSWORD},
+            timeout=10,
+        )
+        token = signup.json()["token"]
+        other = httpx.post(
+            f"{second}/api/v1/auths/signin",
+            json={"email": "a@example.com", "password": PASSWORD},
+            timeout=10,
+        ).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{second}/api/v1/auths/", headers=bearer, timeout=5).status_code == 200
+        signout = httpx.post(f"{first}/api/v1/auths/signout", headers=bearer, timeout=5)
+        assert signout.status_code == 200
+        refused = httpx.get(f"{second}/api/v1/auths/", headers=bearer, timeout=5)
+        assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
+        # Six authenticated requests a minute for the account (three made above, the
+        # refused one included), whichever process or worker answers.
+        statuses = [
+            httpx.get(
+                f"{base}/api/v1/auths/", headers={"Authorization": f"Bearer {other}"}, timeout=5
+            ).status_code
+            for base in (first, second) * 3
+        ]
+        assert statuses == [200, 200, 200, 429, 429, 429]
+    assert "rate limits, revocations and lockouts are global" in (tmp_path / "a.log").read_text()

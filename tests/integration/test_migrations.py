@@ -20,6 +20,7 @@ TABLES = {
     "chats",
     "model_access",
     "group_members",
+    "signin_failures",
     "alembic_version",
 }
 

@@ -268,3 +268,42 @@ def test_upload_dir_that_cannot_be_created_stops_the_start(tmp_path: Path) -> No
 
 
 # --- end files, web fetch and the outbound client -----------------------------------------
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("SIGNIN_RATE_LIMIT_IP", "5 per minute", "'5 per minute' is not a rate limit"),
+        ("API_RATE_LIMIT_USER", "0/1m", "'0/1m' is not a rate limit"),
+        ("REDIS_URL", "http://cache:6379", "the scheme 'http' is not supported"),
+        ("REDIS_TIMEOUT", "soon", "'soon' is not a duration"),
+        ("SIGNIN_LOCKOUT_THRESHOLD", "101", "101 is out of range"),
+    ],
+)
+def test_bad_limit_and_redis_settings_name_the_variable(
+    tmp_path: Path, variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, **{variable: value})
+    assert str(raised.value).startswith(f"{variable}: {problem}. Fix: ")
+
+
+def test_limits_and_redis_settings_are_read(tmp_path: Path) -> None:
+    settings = _load(
+        tmp_path,
+        REDIS_URL="redis://127.0.0.1:6379/2",
+        REDIS_KEY_PREFIX="team-a",
+        REDIS_TIMEOUT="100ms",
+        SIGNIN_RATE_LIMIT_ACCOUNT_IP="5/3m",
+        COSTLY_RATE_LIMIT="10/s",
+    )
+    assert settings.redis_url == "redis://127.0.0.1:6379/2"
+    assert settings.redis_key_prefix == "team-a"
+    assert settings.redis_timeout == 0.1
+    assert (
+        settings.signin_rate_limit_account_ip.amount,
+        settings.signin_rate_limit_account_ip.period,
+    ) == (5, 180.0)
+    assert (settings.costly_rate_limit.amount, settings.costly_rate_limit.period) == (10, 1.0)
+    # Redis shares revocations: no in-process cache even with one worker on SQLite.
+    assert settings.revocation_cache_is_local is False
+    assert _load(tmp_path).revocation_cache_is_local is True

@@ -107,6 +107,12 @@ async def _start_session(
     return _session_answer(user, issued)
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address as the proxy layer established it (FORWARDED_ALLOW_IPS)."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 @router.post("/signup")
 async def signup(
     form: SignupForm, request: Request, response: Response, services: ServicesDep
@@ -114,6 +120,13 @@ async def signup(
     settings = services.settings
     if not settings.enable_signup:
         raise SignupDisabled
+    # Mass account creation from one address (spam, or padding the user table).
+    decision = await services.limiter.hit(
+        "signup",
+        [(settings.signup_rate_limit, f"signup:{client_ip(request)}")],
+        scope=request.scope,
+    )
+    response.headers.update(decision.headers())
     email = _normalise_email(form.email)
     services.password_policy.check(form.password, context=(email, form.name))
     password_hash = await services.hasher.hash_async(form.password)
@@ -132,7 +145,21 @@ async def signup(
 async def signin(
     form: SigninForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
+    settings = services.settings
     email = _normalise_email(form.email)
+    ip = client_ip(request)
+    # Before anything is hashed: a flood costs the server nothing but a counter.
+    decision = await services.limiter.hit(
+        "signin",
+        [
+            (settings.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
+            (settings.signin_rate_limit_ip, f"signin:ip:{ip}"),
+            (settings.signin_rate_limit_account, f"signin:account:{email}"),
+        ],
+        scope=request.scope,
+        email=email,
+    )
+    response.headers.update(decision.headers())
     user = await services.users.by_email(email)
     if user is None:
         # Same hashing work as a wrong password: timing must not reveal which accounts exist.
@@ -145,8 +172,11 @@ async def signin(
             reason="unknown_account",
         )
         raise InvalidCredentials
+    # Still before hashing: the account's lockout, and this address's failures on it.
+    await _check_lockout(services, request, user, ip)
     result = await services.hasher.verify_async(form.password, user.password_hash)
     if not result.ok:
+        ip_failures, locked = await services.lockouts.failed(user, ip)
         services.events.record(
             "auth.signin",
             outcome="failure",
@@ -154,8 +184,18 @@ async def signin(
             user_id=user.id,
             email=email,
             reason="wrong_password",
+            failures_from_ip=ip_failures,
         )
+        if locked:
+            services.events.record(
+                "auth.lockout",
+                outcome="denied",
+                scope=request.scope,
+                user_id=user.id,
+                threshold=services.lockouts.threshold,
+            )
         raise InvalidCredentials
+    await services.lockouts.succeeded(user, ip)
     if not user.is_active:
         services.events.record(
             "auth.signin",
@@ -171,6 +211,21 @@ async def signin(
         await services.users.set_password_hash(user.id, new_hash, revoke=False)
     services.events.record("auth.signin", scope=request.scope, user_id=user.id, role=user.role)
     return await _start_session(request, response, services, user)
+
+
+async def _check_lockout(services: Services, request: Request, user: UserRecord, ip: str) -> None:
+    try:
+        await services.lockouts.check(user, ip)
+    except BastionError as refused:
+        services.events.record(
+            "ratelimit.hit",
+            outcome="denied",
+            scope=request.scope,
+            user_id=user.id,
+            limit="signin_failures",
+            reason=refused.code,
+        )
+        raise
 
 
 @router.post("/signout")
@@ -210,6 +265,14 @@ async def update_password(
     services: ServicesDep,
 ) -> dict[str, Any]:
     user = principal.user
+    # Guessing the current password with a stolen session costs a hash each: bounded.
+    decision = await services.limiter.hit(
+        "password_change",
+        [(services.settings.password_change_rate_limit, f"password:{user.id}")],
+        scope=request.scope,
+        user_id=user.id,
+    )
+    response.headers.update(decision.headers())
     if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
         raise InvalidCredentials("The current password is incorrect.")
     services.password_policy.check(form.new_password, context=(user.email, user.name))

@@ -5,14 +5,17 @@ Kept shallow on purpose: every level of ``Depends`` costs on every request.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from bastion.auth.api_keys import looks_like_api_key
 from bastion.auth.authenticate import Principal, read_credential
 from bastion.auth.rbac import require_role
+from bastion.config import Settings
 from bastion.errors import BastionError, NotAuthenticated
+from bastion.ratelimit.limits import RateLimit
 from bastion.services import Services
 
 
@@ -32,7 +35,7 @@ async def current_principal(request: Request) -> Principal:
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     try:
         principal = await services.authenticator.authenticate(
-            credential, raw_path.decode("latin-1").split("?", 1)[0]
+            credential, raw_path.decode("latin-1").split("?", 1)[0], request.scope
         )
     except BastionError as refused:
         if looks_like_api_key(credential.value):
@@ -52,7 +55,43 @@ async def admin_user(principal: Annotated[Principal, Depends(current_principal)]
     return require_role(principal, ("admin",))
 
 
+def rate_limited(
+    name: str, limit_of: Callable[[Settings], RateLimit]
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency limiting a route per API key (when called with one) or per user.
+
+    For routes that cost real money or compute (chat completions, embeddings): attach
+    ``CostlyLimit`` or ``Depends(rate_limited("name", lambda s: s.some_limit))``.
+    """
+
+    async def dependency(
+        request: Request,
+        response: Response,
+        principal: Annotated[Principal, Depends(verified_user)],
+    ) -> Principal:
+        services: Services = request.app.state.services
+        who = (
+            f"key:{principal.api_key_id}"
+            if principal.api_key_id is not None
+            else f"user:{principal.user.id}"
+        )
+        decision = await services.limiter.hit(
+            name,
+            [(limit_of(services.settings), f"{name}:{who}")],
+            scope=request.scope,
+            user_id=principal.user.id,
+            api_key_id=principal.api_key_id,
+        )
+        response.headers.update(decision.headers())
+        return principal
+
+    return dependency
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 AnyRole = Annotated[Principal, Depends(current_principal)]
 VerifiedUser = Annotated[Principal, Depends(verified_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
+CostlyLimit = Annotated[
+    Principal, Depends(rate_limited("costly", lambda settings: settings.costly_rate_limit))
+]

@@ -32,7 +32,12 @@ class NotOnYourself(Conflict):
 
 
 def _admin_view(user: UserRecord) -> dict[str, Any]:
-    return {**user.public(), "is_active": user.is_active, "created_at": user.created_at.isoformat()}
+    return {
+        **user.public(),
+        "is_active": user.is_active,
+        "locked": user.locked,
+        "created_at": user.created_at.isoformat(),
+    }
 
 
 def _record(
@@ -125,6 +130,19 @@ async def revoke_sessions(
         raise NotFound("No such user.")
     await services.users.revoke_all_tokens(user_id)
     _record(services, request, principal, "auth.token_revoked", user_id, all_tokens=True)
+    return {"status": True}
+
+
+@router.post("/{user_id}/unlock")
+async def unlock_user(
+    user_id: str, request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
+    """Lift a sign-in lockout and every per-address block on the account."""
+    user = await services.users.get(user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    await services.lockouts.unlock(user_id)
+    _record(services, request, principal, "auth.unlock", user_id, was_locked=user.locked)
     return {"status": True}
 
 

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from starlette.requests import cookie_parser
+from starlette.types import Scope
 
 from bastion.auth.api_keys import ApiKeyOutOfScope, ApiKeys, looks_like_api_key, path_allowed
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
 from bastion.errors import BastionError, NotAuthenticated
+from bastion.ratelimit.failover import SharedRedis
+from bastion.ratelimit.limiter import Limiter
+from bastion.ratelimit.limits import RateLimit
+from bastion.ratelimit.strategies import decide, windows_for
 from bastion.store.users import UserRecord, Users
 
 COOKIE_NAME = "token"
@@ -67,6 +72,10 @@ class Authenticator:
         api_keys: ApiKeys,
         api_keys_enabled: bool,
         allowed_endpoints: tuple[str, ...] | None,
+        limiter: Limiter,
+        user_limit: RateLimit,
+        key_limit: RateLimit,
+        shared: SharedRedis | None = None,
     ) -> None:
         self.tokens = tokens
         self.revocations = revocations
@@ -75,19 +84,75 @@ class Authenticator:
         self.api_keys_enabled = api_keys_enabled
         # None: no server-wide restriction on where API keys may be used.
         self.allowed_endpoints = allowed_endpoints
+        self.limiter = limiter
+        self.user_limit = user_limit
+        self.key_limit = key_limit
+        self.shared = shared
 
-    async def authenticate(self, credential: Credential, raw_path: str) -> Principal:
+    async def authenticate(
+        self, credential: Credential, raw_path: str, scope: Scope | None = None
+    ) -> Principal:
         if credential.via == "bearer" and looks_like_api_key(credential.value):
-            return await self._api_key(credential.value, raw_path)
+            principal = await self._api_key(credential.value, raw_path)
+            await self.limiter.hit(
+                "api_key",
+                [
+                    (self.user_limit, f"user:{principal.user.id}"),
+                    (self.key_limit, f"key:{principal.api_key_id}"),
+                ],
+                scope=scope,
+                user_id=principal.user.id,
+                api_key_id=principal.api_key_id,
+            )
+            return principal
         try:
             claims = self.tokens.verify(credential.value)
         except InvalidToken:
             raise NotAuthenticated(
                 "The session is invalid or has expired.", code="token_invalid"
             ) from None
+        limits = [(self.user_limit, f"user:{claims.sub}")]
+        user: UserRecord | None
+        if self.shared is not None:
+            # One round trip: revoked?, the account's token version, the caller's limit.
+            now = self.limiter.clock()
+            check = await self.shared.run(
+                lambda redis: redis.check_token(claims.jti, claims.sub, windows_for(limits), now)
+            )
+            if check is not None:
+                decision = decide(limits, check.acquired, now)
+                if not decision.allowed:
+                    self.limiter.refused("api", decision, scope=scope, user_id=claims.sub)
+                if check.seeded:
+                    if check.revoked:
+                        raise NotAuthenticated("The session has ended.", code="token_revoked")
+                    user = await self._current_user(claims.sub, check.version)
+                    return self._session(user, credential, claims)
+                # Redis lost its state: the database answers until it is seeded again.
+                self.shared.reseed_soon()
+            else:
+                await self.limiter.hit("api", limits, scope=scope, user_id=claims.sub)
+        else:
+            await self.limiter.hit("api", limits, scope=scope, user_id=claims.sub)
         if await self.revocations.is_revoked(claims.jti):
             raise NotAuthenticated("The session has ended.", code="token_revoked")
         user = await self.users.get(claims.sub)
+        return self._session(user, credential, claims)
+
+    async def _current_user(self, user_id: str, version: int | None) -> UserRecord | None:
+        if version is not None:
+            return await self.users.get_current(user_id, version)
+        # Redis does not know the version yet: read it from the database and publish it.
+        user = await self.users.get(user_id)
+        if user is not None and self.shared is not None:
+            known = user.token_version
+            await self.shared.run(lambda redis: redis.raise_version(user_id, known))
+        return user
+
+    @staticmethod
+    def _session(
+        user: UserRecord | None, credential: Credential, claims: TokenClaims
+    ) -> Principal:
         if user is None or not user.is_active or user.token_version != claims.version:
             # Deleted, disabled, or every token revoked (password or role changed) since.
             raise NotAuthenticated("The session has ended.", code="token_revoked")

@@ -4,6 +4,10 @@ The database is the source of truth. A process that sees every revocation (a sin
 worker) keeps them all in memory, loaded at start, so a check costs a dict look-up and
 a restart forgets nothing; several workers without a shared cache ask the database on
 every check, because a revocation made by another worker must hold at once.
+
+With Redis, each revocation is also written there (TTL: the token's remaining lifetime)
+and checked there by every worker and instance; whenever Redis has been away or lost its
+state, it is seeded again from the database before it is trusted (``seed``).
 """
 
 from __future__ import annotations
@@ -11,29 +15,37 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bastion.store.db import Database
+from bastion.store.db import Database, epoch
 from bastion.store.models import RevokedToken
+
+if TYPE_CHECKING:
+    from bastion.ratelimit.failover import SharedRedis
+    from bastion.ratelimit.redis import RedisStorage
 
 _NEVER = float("inf")
 
 
 class Revocations:
     def __init__(
-        self, db: Database, *, cache: bool, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        *,
+        cache: bool,
+        clock: Callable[[], float] = time.time,
+        shared: SharedRedis | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         # jti -> expiry (epoch seconds); None when every check goes to the database.
         self._cache: dict[str, float] | None = {} if cache else None
+        self._shared = shared
 
-    async def load(self) -> None:
-        """Fill the in-process cache with every revocation still in force."""
-        if self._cache is None:
-            return
+    async def _in_force(self) -> dict[str, float]:
         now = datetime.fromtimestamp(self._clock(), UTC)
         async with self._db.session() as session:
             rows = await session.execute(
@@ -41,7 +53,20 @@ class Revocations:
                     or_(RevokedToken.expires_at.is_(None), RevokedToken.expires_at > now)
                 )
             )
-            self._cache = {jti: _epoch(expires_at) for jti, expires_at in rows}
+            return {jti: _epoch(expires_at) for jti, expires_at in rows}
+
+    async def load(self) -> None:
+        """Fill the in-process cache with every revocation still in force."""
+        if self._cache is not None:
+            self._cache = await self._in_force()
+
+    async def seed(self, redis: RedisStorage) -> None:
+        """Copy every revocation in force to Redis, then mark Redis as seeded."""
+        now = self._clock()
+        revoked = await self._in_force()
+        await redis.seed(
+            (jti, None if expiry == _NEVER else expiry - now) for jti, expiry in revoked.items()
+        )
 
     async def is_revoked(self, jti: str) -> bool:
         if self._cache is not None:
@@ -63,6 +88,9 @@ class Revocations:
             )
         if self._cache is not None:
             self._cache[jti] = _NEVER if expires_at is None else float(expires_at)
+        if self._shared is not None:
+            ttl = None if expires_at is None else expires_at - self._clock()
+            await self._shared.run(lambda redis: redis.mark_revoked(jti, ttl))
 
     async def prune(self) -> int:
         """Forget revocations of tokens that have expired since: they are refused anyway."""
@@ -79,8 +107,4 @@ class Revocations:
 
 
 def _epoch(moment: datetime | None) -> float:
-    if moment is None:
-        return _NEVER
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC.
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _NEVER if moment is None else epoch(moment)

@@ -6,6 +6,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,10 @@ def downgrade(url: str, revision: str) -> None:
             command.downgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def epoch(moment: datetime) -> float:
+    """Seconds since the epoch of a stored time (SQLite returns them naive; they are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

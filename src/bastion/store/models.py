@@ -24,6 +24,9 @@ class User(Base):
     # Bumped to revoke every token of the account at once: tokens carry the version
     # they were issued under and any older one is refused.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Consecutive failed sign-ins (any address); at the threshold the account is locked.
+    failed_signins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -39,6 +42,23 @@ class RevokedToken(Base):
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SigninFailure(Base):
+    """Consecutive failed sign-ins on one account from one address.
+
+    Drives the progressive delay, and caps what one address can add to the account's
+    count, so that one attacker cannot lock the real user out.
+    """
+
+    __tablename__ = "signin_failures"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_ip: Mapped[str] = mapped_column(String(45), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ApiKey(Base):

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,14 @@ from bastion.config import Role
 from bastion.errors import Conflict
 from bastion.store.db import Database
 from bastion.store.models import User
+
+GONE_VERSION = 2**52  # a deleted account's token version: no token carries it
+
+if TYPE_CHECKING:
+    from bastion.ratelimit.failover import SharedRedis
+
+# Accounts whose record is kept while Redis vouches for their token version.
+_VERSIONED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,8 @@ class UserRecord:
     token_version: int
     password_hash: str
     created_at: datetime
+    locked: bool = False  # too many failed sign-ins: refused until an admin unlocks it
+    failed_signins: int = 0
 
     def public(self) -> dict[str, str]:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
@@ -46,6 +57,8 @@ def _record(row: User) -> UserRecord:
         token_version=row.token_version,
         password_hash=row.password_hash,
         created_at=row.created_at,
+        locked=row.locked_at is not None,
+        failed_signins=row.failed_signins,
     )
 
 
@@ -55,19 +68,38 @@ class EmailTaken(Conflict):
 
 
 class Users:
-    def __init__(self, db: Database, *, cache: bool) -> None:
+    def __init__(self, db: Database, *, cache: bool, shared: SharedRedis | None = None) -> None:
         self._db = db
         self._cache: dict[str, UserRecord] | None = {} if cache else None
+        # With Redis, every write publishes the account's new token version there, and
+        # a record is reused only while Redis still gives the version it was read under.
+        self._shared = shared
+        self._versioned: dict[str, UserRecord] = {}
 
     async def get(self, user_id: str) -> UserRecord | None:
         if self._cache is not None and (hit := self._cache.get(user_id)) is not None:
             return hit
-        async with self._db.session() as session:
-            row = await session.get(User, user_id)
-            record = None if row is None else _record(row)
+        record = await self._fetch(user_id)
         if record is not None and self._cache is not None:
             self._cache[user_id] = record
         return record
+
+    async def get_current(self, user_id: str, version: int) -> UserRecord | None:
+        """The account, from memory while its token version is still ``version``."""
+        hit = self._versioned.get(user_id)
+        if hit is not None and hit.token_version == version:
+            return hit
+        record = await self._fetch(user_id)
+        if record is not None:
+            if len(self._versioned) >= _VERSIONED_CACHE_SIZE:
+                self._versioned.clear()
+            self._versioned[user_id] = record
+        return record
+
+    async def _fetch(self, user_id: str) -> UserRecord | None:
+        async with self._db.session() as session:
+            row = await session.get(User, user_id)
+            return None if row is None else _record(row)
 
     async def by_email(self, email: str) -> UserRecord | None:
         async with self._db.session() as session:
@@ -150,14 +182,25 @@ class Users:
     async def delete(self, user_id: str) -> bool:
         async with self._db.session() as session, session.begin():
             result = await session.execute(delete(User).where(User.id == user_id))
-        self._forget(user_id)
+        await self._forget(user_id, GONE_VERSION)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _update(self, user_id: str, values: dict[str, object]) -> None:
         async with self._db.session() as session, session.begin():
-            await session.execute(update(User).where(User.id == user_id).values(**values))
-        self._forget(user_id)
+            version = (
+                await session.execute(
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(**values)
+                    .returning(User.token_version)
+                )
+            ).scalar_one_or_none()
+        await self._forget(user_id, version)
 
-    def _forget(self, user_id: str) -> None:
+    async def _forget(self, user_id: str, version: int | None) -> None:
         if self._cache is not None:
             self._cache.pop(user_id, None)
+        self._versioned.pop(user_id, None)
+        if self._shared is not None and version is not None:
+            # The database has the change already; Redis tells the other instances.
+            await self._shared.run(lambda redis: redis.raise_version(user_id, version))

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pytest
 from sqlalchemy import text
 
 from bastion.auth.api_keys import path_allowed
-from tests.support import Bastion
+from tests.support import Bastion, Clock
 
 ENABLED = {"ENABLE_API_KEYS": "true"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _auth(token: str) -> dict[str, str]:

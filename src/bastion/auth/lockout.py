@@ -1,0 +1,146 @@
+"""Failed sign-ins: progressive delays and the account lockout, kept in the database.
+
+The policy (SPEC 4, brute force), applied before any password is hashed:
+
+- each address gets a growing delay on an account after a few consecutive failures
+  there: ``base * 2**(failures - free)``, capped at ``max_delay``;
+- one address adds at most ``max_per_ip`` failures to an account; past that it is
+  refused on that account until someone signs in to it or an admin unlocks it. One
+  attacker therefore cannot lock the real user out: reaching the account's threshold
+  takes failures from ``threshold / max_per_ip`` addresses at least;
+- at ``threshold`` consecutive failures (any addresses) the account is locked until an
+  admin unlocks it: no more than that many guesses are ever checked.
+
+A successful sign-in clears the account's count and its own address's failures, not
+the other addresses': an attacker's address stays capped while the user signs in.
+This lives in the database, the source of truth, so a Redis flush or restart does not
+hand an attacker new guesses. Floods never get this far: the rate limits (Redis, or
+memory) answer them first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bastion.errors import BastionError
+from bastion.ratelimit.limiter import RateLimited
+from bastion.ratelimit.strategies import Decision
+from bastion.store.db import Database, epoch
+from bastion.store.models import SigninFailure, User
+from bastion.store.users import UserRecord
+
+
+class AccountLocked(BastionError):
+    status_code = 429
+    code = "account_locked"
+    detail = "Too many failed sign-ins: an administrator must unlock this account."
+
+
+class Lockouts:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        free_failures: int,
+        base_delay: float,
+        max_delay: float,
+        max_per_ip: int,
+        threshold: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self.free_failures = free_failures
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_per_ip = max_per_ip
+        self.threshold = threshold
+        self._clock = clock
+
+    def delay(self, failures: int) -> float:
+        """Seconds an address waits after its ``failures``-th consecutive failure."""
+        if failures < self.free_failures:
+            return 0.0
+        return float(min(self.base_delay * 2 ** (failures - self.free_failures), self.max_delay))
+
+    async def check(self, user: UserRecord, client_ip: str) -> None:
+        """Raise before the password is looked at if this attempt may not be made."""
+        if user.locked:
+            raise AccountLocked
+        async with self._db.session() as session:
+            row = await session.get(SigninFailure, (user.id, client_ip))
+            if row is None:
+                return
+            failures, last = row.failures, epoch(row.last_failure_at)
+        if failures >= self.max_per_ip:
+            # Held until a sign-in succeeds or an admin unlocks; the longest delay is a hint.
+            raise RateLimited(
+                _delay_decision(self.max_delay), "Too many failed sign-ins from this address."
+            )
+        wait = last + self.delay(failures) - self._clock()
+        if wait > 0.001:  # the database keeps microseconds: allow for the rounding
+            raise RateLimited(_delay_decision(wait), "Too many failed sign-ins; retry later.")
+
+    async def failed(self, user: UserRecord, client_ip: str) -> tuple[int, bool]:
+        """Count a wrong password; answers (failures from this address, now locked)."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        dialect = postgresql if self._db.is_postgresql else sqlite
+        async with self._db.session() as session, session.begin():
+            insert = dialect.insert(SigninFailure).values(
+                user_id=user.id, client_ip=client_ip, failures=1, last_failure_at=now
+            )
+            ip_failures = (
+                await session.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["user_id", "client_ip"],
+                        set_={
+                            "failures": SigninFailure.failures + 1,
+                            "last_failure_at": now,
+                        },
+                    ).returning(SigninFailure.failures)
+                )
+            ).scalar_one()
+            account_failures = (
+                await session.execute(
+                    update(User)
+                    .where(User.id == user.id)
+                    .values(failed_signins=User.failed_signins + 1)
+                    .returning(User.failed_signins)
+                )
+            ).scalar_one()
+            locked = False
+            if account_failures >= self.threshold:
+                result = await session.execute(
+                    update(User)
+                    .where(User.id == user.id, User.locked_at.is_(None))
+                    .values(locked_at=now)
+                )
+                locked = bool(result.rowcount)  # type: ignore[attr-defined]
+        return ip_failures, locked
+
+    async def succeeded(self, user: UserRecord, client_ip: str) -> None:
+        async with self._db.session() as session, session.begin():
+            await session.execute(
+                delete(SigninFailure).where(
+                    SigninFailure.user_id == user.id, SigninFailure.client_ip == client_ip
+                )
+            )
+            if user.failed_signins:
+                await session.execute(
+                    update(User).where(User.id == user.id).values(failed_signins=0)
+                )
+
+    async def unlock(self, user_id: str) -> None:
+        async with self._db.session() as session, session.begin():
+            await session.execute(delete(SigninFailure).where(SigninFailure.user_id == user_id))
+            await session.execute(
+                update(User).where(User.id == user_id).values(failed_signins=0, locked_at=None)
+            )
+
+
+def _delay_decision(wait: float) -> Decision:
+    return Decision(False, None, 0, wait, wait)
