@@ -166,7 +166,7 @@ class Settings:
     enable_local_web_fetch: bool
     web_fetch_filter_list: tuple[str, ...]
     enable_web_loader_ssl_verification: bool
-    web_fetch_rate_limit: tuple[int, float]  # requests, per seconds
+    web_fetch_rate_limit: RateLimit
     outbound_connect_timeout: float  # seconds
     outbound_read_timeout: float  # seconds without a byte
     outbound_timeout: float  # seconds for the whole exchange
@@ -205,9 +205,7 @@ class Settings:
         reach it.
         """
         return (
-            self.redis_url is None
-            and self.workers == 1
-            and self.database_url.startswith("sqlite")
+            self.redis_url is None and self.workers == 1 and self.database_url.startswith("sqlite")
         )
 
 
@@ -671,13 +669,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         enable_local_web_fetch=env.flag("ENABLE_LOCAL_WEB_FETCH", False),
         web_fetch_filter_list=env.csv("WEB_FETCH_FILTER_LIST"),
         enable_web_loader_ssl_verification=env.flag("ENABLE_WEB_LOADER_SSL_VERIFICATION", True),
-        web_fetch_rate_limit=_rate_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
+        web_fetch_rate_limit=_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
         outbound_connect_timeout=_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
         outbound_read_timeout=_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
         outbound_timeout=_seconds(env, "OUTBOUND_TIMEOUT", "60s"),
         outbound_max_response_size=_size(env, "OUTBOUND_MAX_RESPONSE_SIZE", "8MiB"),
         # --- end files, web fetch and the outbound client ---
-
         # --- rate limits, brute-force protection and Redis ---
         redis_url=_redis_url(env),
         redis_key_prefix=env.text("REDIS_KEY_PREFIX", "bastion") or "bastion",
@@ -848,21 +845,6 @@ def _seconds(env: _Reader, name: str, default: str) -> float:
         raise SettingsError(
             name, f"{value!r} is not a duration", "use a duration such as 500ms, 30s or 5m"
         ) from None
-
-
-def _rate_limit(env: _Reader, name: str, default: str) -> tuple[int, float]:
-    """``N/period`` (``20/1m``): N requests per period."""
-    value = env.text(name, default)
-    count, _, period = value.partition("/")
-    try:
-        limit = (int(count), parse_duration(period).total_seconds())
-    except ValueError:
-        limit = (0, 0.0)
-    if limit[0] < 1:
-        raise SettingsError(
-            name, f"{value!r} is not a limit", "use requests/period such as 20/1m or 5/3m"
-        )
-    return limit
 
 
 def _redis_url(env: _Reader) -> str | None:

@@ -164,7 +164,7 @@ class Services:
             files=Files(
                 db, UploadDir(settings.upload_dir, max_size=settings.file_max_size), clock=clock
             ),
-            web_fetch=WebFetcher.from_settings(settings, clock=clock),
+            web_fetch=WebFetcher.from_settings(settings),
         )
 
     def _close_audit(self) -> None:

@@ -17,6 +17,7 @@ from bastion.config import (
     parse_duration,
     parse_size,
 )
+from bastion.ratelimit.limits import RateLimit
 
 
 def _load(tmp_path: Path, **env: str):
@@ -207,7 +208,7 @@ def test_file_and_outbound_defaults(tmp_path: Path) -> None:
     assert settings.enable_local_web_fetch is False
     assert settings.web_fetch_filter_list == ()
     assert settings.enable_web_loader_ssl_verification is True
-    assert settings.web_fetch_rate_limit == (20, 60.0)
+    assert settings.web_fetch_rate_limit == RateLimit(20, 60.0)
     assert (
         settings.outbound_connect_timeout,
         settings.outbound_read_timeout,
@@ -232,7 +233,7 @@ def test_upload_dir_is_created_private_and_loose_modes_are_tightened(tmp_path: P
     assert stat.S_IMODE(loose.stat().st_mode) == 0o700
     assert settings.file_max_size == 2 * 1024 * 1024
     assert settings.web_fetch_filter_list == ("example.com", "!evil.com")
-    assert settings.web_fetch_rate_limit == (5, 180.0)
+    assert settings.web_fetch_rate_limit == RateLimit(5, 180.0)
     assert settings.outbound_timeout == 90.0
 
 
@@ -268,6 +269,7 @@ def test_upload_dir_that_cannot_be_created_stops_the_start(tmp_path: Path) -> No
 
 
 # --- end files, web fetch and the outbound client -----------------------------------------
+
 
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.api.deps import CostlyLimit, ServicesDep
 from bastion.gateway.upstreams import GatewayError, InvalidCompletionRequest
 
 router = APIRouter(tags=["completions"])
-
-
-async def completion_rate_limit(request: Request) -> None:
-    """Where the rate limit of completions attaches (per user and per API key)."""
 
 
 async def gateway_error(_: Request, exc: Exception) -> JSONResponse:
@@ -37,9 +33,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.post("/api/chat/completions", dependencies=[Depends(completion_rate_limit)])
+@router.post("/api/chat/completions")
 async def chat_completions(
-    request: Request, principal: VerifiedUser, services: ServicesDep
+    request: Request, principal: CostlyLimit, services: ServicesDep
 ) -> Response:
     body = await json_object(request)
     if not isinstance(body.get("messages"), list):

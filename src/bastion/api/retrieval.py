@@ -6,15 +6,21 @@ policy; a refusal is recorded with the host only (a URL's query may hold secrets
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.api.deps import ServicesDep, rate_limited
+from bastion.auth.authenticate import Principal
 from bastion.errors import BastionError
 
 router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
+
+# Verified users only, WEB_FETCH_RATE_LIMIT each (per API key when called with one).
+WebFetchUser = Annotated[
+    Principal, Depends(rate_limited("web_fetch", lambda settings: settings.web_fetch_rate_limit))
+]
 
 
 class WebForm(BaseModel):
@@ -30,13 +36,10 @@ def _host(url: str) -> str | None:
 
 @router.post("/process/web")
 async def process_web(
-    form: WebForm, request: Request, principal: VerifiedUser, services: ServicesDep
+    form: WebForm, request: Request, principal: WebFetchUser, services: ServicesDep
 ) -> dict[str, Any]:
-    fetcher = services.web_fetch
     try:
-        # The one rate-limit call of this route, where the shared limiter will plug in.
-        fetcher.limit.hit(principal.user.id)
-        return await fetcher.fetch(form.url)
+        return await services.web_fetch.fetch(form.url)
     except BastionError as refused:
         services.events.record(
             "web_fetch.refused",

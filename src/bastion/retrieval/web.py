@@ -7,17 +7,13 @@ so every request goes through :class:`OutboundClient` with a policy built from
 
 from __future__ import annotations
 
-import math
 import re
-import time
-from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 
 from bastion.config import Settings
-from bastion.errors import BastionError
 from bastion.outbound import (
     AddressPolicy,
     DomainFilter,
@@ -36,12 +32,6 @@ _BLOCKS = frozenset(
 )
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-
-
-class RateLimited(BastionError):
-    status_code = 429
-    code = "rate_limited"
-    detail = "Too many requests; try again later."
 
 
 class _TextExtractor(HTMLParser):
@@ -91,41 +81,12 @@ def html_to_text(html: str) -> tuple[str, str]:
     return _tidy(" ".join(extractor.title)), _tidy("".join(extractor.parts))
 
 
-class PerUserLimit:
-    """At most ``count`` calls per ``period`` seconds per user, in this process.
-
-    A fixed window: small and exact enough until the shared rate limiter replaces it
-    (the router calls :meth:`hit` in one place).
-    """
-
-    def __init__(self, count: int, period: float, *, clock: Callable[[], float]) -> None:
-        self.count = count
-        self.period = period
-        self._clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}
-
-    def hit(self, key: str) -> None:
-        now = self._clock()
-        start, used = self._windows.get(key, (now, 0))
-        if now - start >= self.period:
-            start, used = now, 0
-        if used >= self.count:
-            retry = max(1, math.ceil(start + self.period - now))
-            raise RateLimited(headers={"Retry-After": str(retry)})
-        self._windows[key] = (start, used + 1)
-        if len(self._windows) > 10_000:  # forget finished windows, so memory stays bounded
-            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self.period}
-
-
 class WebFetcher:
-    def __init__(self, client: OutboundClient, limit: PerUserLimit) -> None:
+    def __init__(self, client: OutboundClient) -> None:
         self.client = client
-        self.limit = limit
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, *, clock: Callable[[], float] = time.time
-    ) -> WebFetcher:
+    def from_settings(cls, settings: Settings) -> WebFetcher:
         filter_list = settings.web_fetch_filter_list
         policy = AddressPolicy(
             allow_networks=LOCAL_NETWORKS if settings.enable_local_web_fetch else (),
@@ -143,8 +104,7 @@ class WebFetcher:
             max_response_bytes=settings.outbound_max_response_size,
             verify_tls=settings.enable_web_loader_ssl_verification,
         )
-        count, period = settings.web_fetch_rate_limit
-        return cls(client, PerUserLimit(count, period, clock=clock))
+        return cls(client)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -244,3 +244,18 @@ def test_a_body_that_is_not_a_chat_request_gives_400(bastion: ServedBastion) -> 
         )
     assert [not_json.status_code, no_messages.status_code] == [400, 400]
     assert not_json.json()["error"]["code"] == "invalid_request"
+
+
+def test_completions_are_limited_per_user_by_the_costly_limit(
+    served_bastion: Callable[..., ServedBastion], env: dict[str, str], openai_fake: Running
+) -> None:
+    bastion = served_bastion({**env, "COSTLY_RATE_LIMIT": "2/1m"})
+    with httpx.Client(base_url=bastion.url) as client:
+        admin = signup(client, "admin@example.com")
+        answers = [_complete(client, admin, "gpt-normal") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[2].json()["code"] == "rate_limited"
+    assert int(answers[2].headers["retry-after"]) > 0
+    # The refused completion never reached the upstream.
+    completions = [r for r in openai_fake.fake.requests if r.path == "/v1/chat/completions"]
+    assert len(completions) == 2
