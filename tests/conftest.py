@@ -12,7 +12,7 @@ from tests.integration.redis_server import RedisServer, RedisUnavailable
 
 pytest_plugins = ["tests.support", "tests.web_servers"]
 
-# --- PostgreSQL ---------------------------------------------------------------------------
+# PostgreSQL
 # A real server for the tests that need one: BASTION_TEST_DATABASE_URL when set (reuse a
 # running server), else a throwaway cluster for the session. It fails, never skips, when
 # PostgreSQL cannot be had: a skipped test would pass for one that ran.
@@ -31,10 +31,7 @@ def postgres_url() -> Iterator[str]:
         pytest.fail(f"PostgreSQL for the tests: {exc}", pytrace=False)
 
 
-# --- end PostgreSQL -----------------------------------------------------------------------
-
-
-# --- Redis --------------------------------------------------------------------------------
+# Redis
 # A private redis-server (free port, no persistence) for the session, emptied before each
 # test that uses it; fault tests start their own with ``redis_process`` so that they can
 # kill, hang or restart it. Like PostgreSQL, it fails rather than skips when missing.
@@ -66,6 +63,3 @@ def redis_url(redis_session_server: RedisServer) -> str:
 def redis_process() -> Iterator[RedisServer]:
     """A redis-server of this test's own, to break as the test sees fit."""
     yield from _redis_server()
-
-
-# --- end Redis ----------------------------------------------------------------------------

@@ -133,7 +133,7 @@ class Settings:
     workers: int
     log_level: str
 
-    # --- Audit log (AUDIT_*, MAX_BODY_LOG_SIZE, ENABLE_AUDIT_*) ---
+    # Audit log (AUDIT_*, MAX_BODY_LOG_SIZE, ENABLE_AUDIT_*)
     audit_log_level: AuditLevelName
     audit_logs_file_path: Path
     audit_log_file_rotation_size: int
@@ -145,9 +145,8 @@ class Settings:
     enable_audit_logs_file: bool
     enable_audit_get_requests: bool
     audit_webhook_url: str | None
-    # --- end audit log ---
 
-    # --- Model gateway: upstreams, model access, timeouts -------------------------------
+    # Model gateway: upstreams, model access, timeouts
     ollama_base_urls: tuple[str, ...]
     openai_api_base_urls: tuple[str, ...]
     openai_api_keys: tuple[str, ...] = field(repr=False)  # index-aligned; "" = no key
@@ -158,9 +157,8 @@ class Settings:
     upstream_connect_timeout: float  # seconds
     upstream_read_timeout: float  # seconds without a byte from the upstream
     upstream_max_response_size: int  # bytes of a non-streamed answer or model list
-    # --- end model gateway ---------------------------------------------------------------
 
-    # --- Files, web fetch and the outbound client ---------------------------------------
+    # Files, web fetch and the outbound client
     upload_dir: Path
     file_max_size: int  # bytes
     enable_local_web_fetch: bool
@@ -171,9 +169,8 @@ class Settings:
     outbound_read_timeout: float  # seconds without a byte
     outbound_timeout: float  # seconds for the whole exchange
     outbound_max_response_size: int  # bytes
-    # --- end files, web fetch and the outbound client ------------------------------------
 
-    # --- Rate limits, brute-force protection and Redis -----------------------------------
+    # Rate limits, brute-force protection and Redis
     redis_url: str | None = field(repr=False)
     redis_key_prefix: str
     redis_timeout: float  # seconds: the longest a request waits on Redis
@@ -192,7 +189,6 @@ class Settings:
     api_rate_limit_user: RateLimit
     api_rate_limit_key: RateLimit
     costly_rate_limit: RateLimit
-    # --- end rate limits ------------------------------------------------------------------
 
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -380,19 +376,25 @@ def load_or_create_secret_file(path: Path) -> str:
     return key
 
 
-def _data_dir(env: _Reader) -> Path:
-    path = Path(env.text("DATA_DIR", "./data")).expanduser().resolve()
+def _private_dir(variable: str, path: Path) -> Path:
+    """Create ``path`` 0700, or tighten it to 0700: it holds secrets and users' data."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
     except OSError as exc:
         raise SettingsError(
-            "DATA_DIR",
+            variable,
             f"{path} cannot be created ({exc.strerror})",
-            "point DATA_DIR at a writable directory",
+            f"point {variable} at a writable directory",
         ) from None
     if not os.access(path, os.W_OK):
-        raise SettingsError("DATA_DIR", f"{path} is not writable", "fix its owner or permissions")
+        raise SettingsError(variable, f"{path} is not writable", "fix its owner or permissions")
     return path
+
+
+def _data_dir(env: _Reader) -> Path:
+    return _private_dir("DATA_DIR", Path(env.text("DATA_DIR", "./data")).expanduser().resolve())
 
 
 def _jwt_expires_in(env: _Reader) -> timedelta | None:
@@ -634,7 +636,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         log_level=env.choice(
             "GLOBAL_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
         ),
-        # --- Audit log ---
+        # Audit log
         audit_log_level=env.choice(  # type: ignore[arg-type]
             "AUDIT_LOG_LEVEL", "metadata", tuple(level.lower() for level in AUDIT_LEVELS)
         ).upper(),
@@ -650,8 +652,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         enable_audit_logs_file=env.flag("ENABLE_AUDIT_LOGS_FILE", True),
         enable_audit_get_requests=env.flag("ENABLE_AUDIT_GET_REQUESTS", False),
         audit_webhook_url=_audit_webhook_url(env),
-        # --- end audit log ---
-        # --- Model gateway ---
+        # Model gateway
         ollama_base_urls=_upstream_urls(env, "OLLAMA_BASE_URLS"),
         openai_api_base_urls=openai_urls,
         openai_api_keys=_openai_keys(env, len(openai_urls)),
@@ -662,8 +663,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         upstream_connect_timeout=_seconds(env, "MODEL_UPSTREAM_CONNECT_TIMEOUT", "10s"),
         upstream_read_timeout=_seconds(env, "MODEL_UPSTREAM_READ_TIMEOUT", "5m"),
         upstream_max_response_size=_size(env, "MODEL_UPSTREAM_MAX_RESPONSE_SIZE", "16MiB"),
-        # --- end model gateway ---
-        # --- Files, web fetch and the outbound client ---
+        # Files, web fetch and the outbound client
         upload_dir=_upload_dir(env, data_dir),
         file_max_size=env.integer("FILE_MAX_SIZE", 25, minimum=1, maximum=100_000) * 1024 * 1024,
         enable_local_web_fetch=env.flag("ENABLE_LOCAL_WEB_FETCH", False),
@@ -674,8 +674,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         outbound_read_timeout=_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
         outbound_timeout=_seconds(env, "OUTBOUND_TIMEOUT", "60s"),
         outbound_max_response_size=_size(env, "OUTBOUND_MAX_RESPONSE_SIZE", "8MiB"),
-        # --- end files, web fetch and the outbound client ---
-        # --- rate limits, brute-force protection and Redis ---
+        # Rate limits, brute-force protection and Redis
         redis_url=_redis_url(env),
         redis_key_prefix=env.text("REDIS_KEY_PREFIX", "bastion") or "bastion",
         redis_timeout=_seconds(env, "REDIS_TIMEOUT", "250ms"),
@@ -720,7 +719,7 @@ def _fallback_keys(env: _Reader) -> tuple[str, ...]:
     return keys
 
 
-# --- Audit log ------------------------------------------------------------------------------
+# Audit log
 
 
 def _audit_file_path(env: _Reader, data_dir: Path) -> Path:
@@ -757,9 +756,7 @@ def _audit_webhook_url(env: _Reader) -> str | None:
     return value
 
 
-# --- end audit log --------------------------------------------------------------------------
-
-# --- Model gateway ------------------------------------------------------------------------
+# Model gateway
 
 
 def _upstream_urls(env: _Reader, name: str) -> tuple[str, ...]:
@@ -803,28 +800,15 @@ def _openai_keys(env: _Reader, url_count: int) -> tuple[str, ...]:
     return tuple(keys + [""] * (url_count - len(keys)))
 
 
-# --- Files, web fetch and the outbound client -----------------------------------------------
+# Files, web fetch and the outbound client
 
 
 def _upload_dir(env: _Reader, data_dir: Path) -> Path:
-    """``UPLOAD_DIR``, resolved once at start and created 0700 (uploads are private)."""
     path = Path(env.text("UPLOAD_DIR", "") or data_dir / "uploads").expanduser().resolve()
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o700)
-    except OSError as exc:
-        raise SettingsError(
-            "UPLOAD_DIR",
-            f"{path} cannot be created ({exc.strerror})",
-            "point UPLOAD_DIR at a writable directory",
-        ) from None
-    if not os.access(path, os.W_OK):
-        raise SettingsError("UPLOAD_DIR", f"{path} is not writable", "fix its owner or permissions")
-    return path
+    return _private_dir("UPLOAD_DIR", path)
 
 
-# --- rate limits, brute-force protection and Redis ----------------------------------------
+# Rate limits, brute-force protection and Redis
 
 
 def _limit(env: _Reader, name: str, default: str) -> RateLimit:

@@ -197,7 +197,7 @@ def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(
     assert os.environ["ENABLE_SIGNUP"] == "false"
 
 
-# --- Files, web fetch and the outbound client ---------------------------------------------
+# Files, web fetch and the outbound client
 
 
 def test_file_and_outbound_defaults(tmp_path: Path) -> None:
@@ -266,9 +266,6 @@ def test_upload_dir_that_cannot_be_created_stops_the_start(tmp_path: Path) -> No
     with pytest.raises(SettingsError) as raised:
         _load(tmp_path, UPLOAD_DIR=str(blocker / "uploads"))
     assert str(raised.value).startswith("UPLOAD_DIR: ")
-
-
-# --- end files, web fetch and the outbound client -----------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,7 @@ def _record(
     services.events.record(
         event,
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         chat_id=chat_id,
     )
 

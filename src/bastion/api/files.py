@@ -56,8 +56,7 @@ async def _owned(
             "file.access_denied",
             outcome="denied",
             scope=request.scope,
-            user_id=principal.user.id,
-            role=principal.user.role,
+            actor=principal,
             file_id=file_id,
         )
         raise
@@ -85,16 +84,14 @@ async def upload_file(
             "file.upload_refused",
             outcome="denied",
             scope=request.scope,
-            user_id=principal.user.id,
-            role=principal.user.role,
+            actor=principal,
             reason=refused.code,
         )
         raise
     services.events.record(
         "file.uploaded",
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         file_id=record.id,
         size=record.size,
         content_type=record.content_type,
@@ -144,8 +141,7 @@ async def delete_file(
     services.events.record(
         "file.deleted",
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         file_id=record.id,
     )
     return {"status": True}

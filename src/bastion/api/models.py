@@ -58,8 +58,7 @@ async def set_model_access(
     services.events.record(
         "model.access_changed",
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         model=model_id,
         user_ids=list(access.user_ids),
         groups=list(access.groups),
@@ -81,8 +80,7 @@ async def set_group_members(
     services.events.record(
         "group.members_changed",
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         group=name,
         user_ids=user_ids,
     )

@@ -70,8 +70,7 @@ async def ollama(
         "ollama.endpoint_denied",
         outcome="denied",
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         method=request.method,
         path=path[:200],
     )

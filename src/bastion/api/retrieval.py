@@ -45,8 +45,7 @@ async def process_web(
             "web_fetch.refused",
             outcome="denied" if refused.status_code < 500 else "failure",
             scope=request.scope,
-            user_id=principal.user.id,
-            role=principal.user.role,
+            actor=principal,
             host=_host(form.url),
             reason=refused.code,
         )

@@ -51,8 +51,7 @@ def _record(
     services.events.record(
         event,
         scope=request.scope,
-        user_id=principal.user.id,
-        role=principal.user.role,
+        actor=principal,
         target_user_id=target,
         **details,
     )

@@ -33,6 +33,24 @@ class SecurityEvent:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+class _Account(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+class Actor(Protocol):
+    """Who acted: an authenticated caller (``bastion.auth.authenticate.Principal``)."""
+
+    @property
+    def user(self) -> _Account: ...
+
+    @property
+    def api_key_id(self) -> str | None: ...
+
+
 class EventSink(Protocol):
     def emit(self, event: SecurityEvent) -> None: ...
 
@@ -87,12 +105,21 @@ class SecurityEvents:
         *,
         outcome: Outcome = "success",
         scope: Scope | None = None,
+        actor: Actor | None = None,
         user_id: str | None = None,
         role: str | None = None,
         api_key_id: str | None = None,
         **details: Any,
     ) -> SecurityEvent:
-        """Record one event; ``scope`` supplies the client IP (as the proxy layer set it)."""
+        """Record one event.
+
+        ``scope`` supplies the client IP (as the proxy layer set it) and the user agent;
+        ``actor`` the user, role and API key, unless they are given one by one.
+        """
+        if actor is not None:
+            user_id = user_id or actor.user.id
+            role = role or actor.user.role
+            api_key_id = api_key_id or actor.api_key_id
         client_ip = user_agent = None
         if scope is not None:
             client = scope.get("client")

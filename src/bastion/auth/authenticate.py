@@ -150,9 +150,7 @@ class Authenticator:
         return user
 
     @staticmethod
-    def _session(
-        user: UserRecord | None, credential: Credential, claims: TokenClaims
-    ) -> Principal:
+    def _session(user: UserRecord | None, credential: Credential, claims: TokenClaims) -> Principal:
         if user is None or not user.is_active or user.token_version != claims.version:
             # Deleted, disabled, or every token revoked (password or role changed) since.
             raise NotAuthenticated("The session has ended.", code="token_revoked")

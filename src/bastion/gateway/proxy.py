@@ -87,8 +87,7 @@ class Gateway:
                 "model.access_denied",
                 outcome="denied",
                 scope=scope,
-                user_id=principal.user.id,
-                role=principal.user.role,
+                actor=principal,
                 api_key_id=principal.api_key_id,
                 model=entry.id,
             )
