@@ -161,9 +161,13 @@ async def signin(
     )
     response.headers.update(decision.headers())
     user = await services.users.by_email(email)
+    # Still before hashing: the account's lockout, and this address's failures on the
+    # e-mail, counted the same whether or not the account exists.
+    await _check_lockout(services, request, email, ip, user)
     if user is None:
         # Same hashing work as a wrong password: timing must not reveal which accounts exist.
         await services.hasher.dummy_verify_async(form.password)
+        await services.lockouts.failed(email, ip, None)
         services.events.record(
             "auth.signin",
             outcome="failure",
@@ -172,11 +176,9 @@ async def signin(
             reason="unknown_account",
         )
         raise InvalidCredentials
-    # Still before hashing: the account's lockout, and this address's failures on it.
-    await _check_lockout(services, request, user, ip)
     result = await services.hasher.verify_async(form.password, user.password_hash)
     if not result.ok:
-        ip_failures, locked = await services.lockouts.failed(user, ip)
+        ip_failures, locked = await services.lockouts.failed(email, ip, user)
         services.events.record(
             "auth.signin",
             outcome="failure",
@@ -213,15 +215,18 @@ async def signin(
     return await _start_session(request, response, services, user)
 
 
-async def _check_lockout(services: Services, request: Request, user: UserRecord, ip: str) -> None:
+async def _check_lockout(
+    services: Services, request: Request, email: str, ip: str, user: UserRecord | None
+) -> None:
     try:
-        await services.lockouts.check(user, ip)
+        await services.lockouts.check(email, ip, user)
     except BastionError as refused:
         services.events.record(
             "ratelimit.hit",
             outcome="denied",
             scope=request.scope,
-            user_id=user.id,
+            user_id=None if user is None else user.id,
+            email=email,
             limit="signin_failures",
             reason=refused.code,
         )

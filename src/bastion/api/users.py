@@ -140,7 +140,7 @@ async def unlock_user(
     user = await services.users.get(user_id)
     if user is None:
         raise NotFound("No such user.")
-    await services.lockouts.unlock(user_id)
+    await services.lockouts.unlock(user)
     _record(services, request, principal, "auth.unlock", user_id, was_locked=user.locked)
     return {"status": True}
 

@@ -13,6 +13,8 @@ The policy (SPEC 4, brute force), applied before any password is hashed:
 
 A successful sign-in clears the account's count and its own address's failures, not
 the other addresses': an attacker's address stays capped while the user signs in.
+Per-address failures are counted by e-mail, for e-mails without an account too, so
+delays and caps look the same whether or not the account exists.
 This lives in the database, the source of truth, so a Redis flush or restart does not
 hand an attacker new guesses. Floods never get this far: the rate limits (Redis, or
 memory) answer them first.
@@ -67,12 +69,12 @@ class Lockouts:
             return 0.0
         return float(min(self.base_delay * 2 ** (failures - self.free_failures), self.max_delay))
 
-    async def check(self, user: UserRecord, client_ip: str) -> None:
+    async def check(self, email: str, client_ip: str, user: UserRecord | None) -> None:
         """Raise before the password is looked at if this attempt may not be made."""
-        if user.locked:
+        if user is not None and user.locked:
             raise AccountLocked
         async with self._db.session() as session:
-            row = await session.get(SigninFailure, (user.id, client_ip))
+            row = await session.get(SigninFailure, (email, client_ip))
             if row is None:
                 return
             failures, last = row.failures, epoch(row.last_failure_at)
@@ -85,18 +87,18 @@ class Lockouts:
         if wait > 0.001:  # the database keeps microseconds: allow for the rounding
             raise RateLimited(_delay_decision(wait), "Too many failed sign-ins; retry later.")
 
-    async def failed(self, user: UserRecord, client_ip: str) -> tuple[int, bool]:
-        """Count a wrong password; answers (failures from this address, now locked)."""
+    async def failed(self, email: str, client_ip: str, user: UserRecord | None) -> tuple[int, bool]:
+        """Count a failure; answers (failures from this address, account now locked)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         dialect = postgresql if self._db.is_postgresql else sqlite
         async with self._db.session() as session, session.begin():
             insert = dialect.insert(SigninFailure).values(
-                user_id=user.id, client_ip=client_ip, failures=1, last_failure_at=now
+                email=email, client_ip=client_ip, failures=1, last_failure_at=now
             )
             ip_failures = (
                 await session.execute(
                     insert.on_conflict_do_update(
-                        index_elements=["user_id", "client_ip"],
+                        index_elements=["email", "client_ip"],
                         set_={
                             "failures": SigninFailure.failures + 1,
                             "last_failure_at": now,
@@ -104,6 +106,8 @@ class Lockouts:
                     ).returning(SigninFailure.failures)
                 )
             ).scalar_one()
+            if user is None:
+                return ip_failures, False
             account_failures = (
                 await session.execute(
                     update(User)
@@ -126,7 +130,7 @@ class Lockouts:
         async with self._db.session() as session, session.begin():
             await session.execute(
                 delete(SigninFailure).where(
-                    SigninFailure.user_id == user.id, SigninFailure.client_ip == client_ip
+                    SigninFailure.email == user.email, SigninFailure.client_ip == client_ip
                 )
             )
             if user.failed_signins:
@@ -134,11 +138,11 @@ class Lockouts:
                     update(User).where(User.id == user.id).values(failed_signins=0)
                 )
 
-    async def unlock(self, user_id: str) -> None:
+    async def unlock(self, user: UserRecord) -> None:
         async with self._db.session() as session, session.begin():
-            await session.execute(delete(SigninFailure).where(SigninFailure.user_id == user_id))
+            await session.execute(delete(SigninFailure).where(SigninFailure.email == user.email))
             await session.execute(
-                update(User).where(User.id == user_id).values(failed_signins=0, locked_at=None)
+                update(User).where(User.id == user.id).values(failed_signins=0, locked_at=None)
             )
 
 

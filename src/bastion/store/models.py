@@ -45,17 +45,17 @@ class RevokedToken(Base):
 
 
 class SigninFailure(Base):
-    """Consecutive failed sign-ins on one account from one address.
+    """Consecutive failed sign-ins for one e-mail from one address.
 
     Drives the progressive delay, and caps what one address can add to the account's
-    count, so that one attacker cannot lock the real user out.
+    count, so that one attacker cannot lock the real user out. Keyed by the e-mail as
+    typed (normalised), not by the account, so that an e-mail without an account is
+    delayed exactly like one with: the answers never tell which accounts exist.
     """
 
     __tablename__ = "signin_failures"
 
-    user_id: Mapped[str] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
     client_ip: Mapped[str] = mapped_column(String(45), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -279,3 +279,31 @@ async def test_costly_route_dependency_limits_per_user_with_headers(start) -> No
     refused = await bastion.client.get("/test/costly", headers=_auth(token))
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
     assert refused.headers["Retry-After"] == "60"
+
+
+async def test_an_email_without_account_is_delayed_exactly_like_one_with(
+    start, clock: Clock, cheap_hasher: CountingHasher
+) -> None:
+    # If only real accounts were delayed, the first 429 would reveal that one exists.
+    bastion, _ = await start({"SIGNIN_MAX_FAILURES_ACCOUNT_IP": "6"})
+    await bastion.signup("victim@example.com")
+
+    async def answers(email: str) -> list[tuple[int, str | None, str | None]]:
+        seen = []
+        for _ in range(10):
+            answer = await _signin(bastion, email)
+            seen.append(
+                (answer.status_code, answer.json()["code"], answer.headers.get("retry-after"))
+            )
+            if answer.status_code == 429:
+                clock.advance(int(answer.headers["retry-after"]))
+        return seen
+
+    before = cheap_hasher.calls
+    real = await answers("victim@example.com")
+    middle = cheap_hasher.calls
+    ghost = await answers("ghost@example.com")
+    assert ghost == real
+    assert [status for status, _, _ in real].count(429) >= 3
+    # The same number of hashes, too: timing tells nothing either.
+    assert cheap_hasher.calls - middle == middle - before

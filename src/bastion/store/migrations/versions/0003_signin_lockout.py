@@ -1,4 +1,4 @@
-"""Sign-in lockout: consecutive failures per account and per account and address.
+"""Sign-in lockout: consecutive failures per account and per e-mail and address.
 
 Revision ID: 0003
 Revises: 0002
@@ -24,12 +24,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("locked_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "signin_failures",
-        sa.Column(
-            "user_id",
-            sa.String(length=36),
-            sa.ForeignKey("users.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        sa.Column("email", sa.String(length=320), primary_key=True),
         sa.Column("client_ip", sa.String(length=45), primary_key=True),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
