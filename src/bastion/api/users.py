@@ -150,6 +150,8 @@ async def delete_user(
     user_id: str, request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, bool]:
     await _target(services, principal, user_id)
+    # Uploads live on disk, beyond the database's cascade: remove them first.
+    files = await services.files.delete_all(user_id)
     await services.users.delete(user_id)
-    _record(services, request, principal, "user.deleted", user_id)
+    _record(services, request, principal, "user.deleted", user_id, files_deleted=files)
     return {"status": True}

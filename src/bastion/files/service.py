@@ -209,3 +209,10 @@ class Files:
         async with self._db.session() as session, session.begin():
             await session.execute(delete(StoredFile).where(StoredFile.id == record.id))
         await self.uploads.delete(record.id)
+
+    async def delete_all(self, user_id: str) -> int:
+        """Delete every file of an account (when the account goes, its data goes too)."""
+        records = await self.list(user_id)
+        for record in records:
+            await self.delete(record)
+        return len(records)

@@ -418,3 +418,18 @@ async def test_a_client_hanging_up_mid_upload_leaves_no_partial_file(
     assert os.listdir(files_bastion.settings.upload_dir) == []
     listed = await files_bastion.client.get("/api/v1/files/", headers=_auth(owner["token"]))
     assert listed.json() == []
+
+
+async def test_deleting_an_account_deletes_its_files_from_disk(files_bastion: Bastion) -> None:
+    admin = await files_bastion.signup("admin@example.com")
+    user = await files_bastion.signup("user@example.com")
+    _, kept = await _upload(files_bastion, admin["token"], b"the admin's")
+    for content in (b"one", b"two"):
+        assert (await _upload(files_bastion, user["token"], content))[0] == 200
+    upload_dir = files_bastion.settings.upload_dir
+    assert len(list(upload_dir.iterdir())) == 3
+    response = await files_bastion.client.delete(
+        f"/api/v1/users/{user['id']}", headers=_auth(admin["token"])
+    )
+    assert response.status_code == 200
+    assert [p.name for p in upload_dir.iterdir()] == [storage_name(kept["id"])]
