@@ -12,6 +12,7 @@ has a timeout, the whole exchange a deadline, and the body a size cap.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import ssl
 from collections.abc import (
@@ -125,13 +126,14 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         failure: Exception | None = None
         for address in await self.addresses(host, port, timeout):
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     str(address),
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return _CoalescingStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
@@ -147,6 +149,68 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _CoalescingStream(httpcore.AsyncNetworkStream):
+    """A connection that sends a request's head and body in one segment.
+
+    httpcore writes the head, then the body: two system calls and two segments where
+    one would do. A write is held back (at most one, with its own timeout) until the
+    next write, read or close, and sent with the next write or before the read. The
+    readability check that vets a pooled connection before reuse polls the socket
+    directly instead of going through anyio's attribute lookup.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+        self._held = b""
+        self._held_timeout: float | None = None
+
+    async def read(
+        self,
+        max_bytes: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> bytes:
+        if self._held:
+            held, self._held = self._held, b""
+            await self._inner.write(held, self._held_timeout)
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(
+        self,
+        buffer: bytes,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> None:
+        if not self._held:
+            self._held, self._held_timeout = buffer, timeout
+            return
+        held, self._held = self._held, b""
+        await self._inner.write(held + buffer, timeout)
+
+    async def aclose(self) -> None:
+        self._held = b""
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _CoalescingStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # Data, or the end of the stream, waiting on an idle connection: the server
+            # closed it or broke the protocol, and it must not be reused.
+            if self._socket is None or self._socket.fileno() < 0:
+                return True
+            poll = select.poll()
+            poll.register(self._socket, select.POLLIN)
+            return bool(poll.poll(0))
+        return self._inner.get_extra_info(info)
 
 
 class _PinnedTransport(httpx.AsyncHTTPTransport):
