@@ -341,8 +341,8 @@ class OutboundClient:
     def _build(
         self,
         method: str,
-        url: str | httpx.URL,
-        headers: Mapping[str, str] | httpx.Headers | None,
+        url: httpx.URL,
+        headers: Mapping[str, str] | None,
         *,
         content: bytes | None = None,
         json: Any = None,
@@ -459,9 +459,9 @@ class OutboundClient:
     ) -> AsyncIterator[httpx.Response]:
         """``async with client.stream(...) as response: async for chunk in
         response.aiter_raw()`` — the raw body is capped and bounded by the deadline."""
-        self.policy.check_url(url)
+        target = self.policy.check_url(url)
         with _translated:
-            request = self._build(method, url, headers, content=content, json=json)
+            request = self._build(method, target.url, headers, content=content, json=json)
             response = await self._follow(request, follow_redirects, self._deadline())
         try:
             yield response

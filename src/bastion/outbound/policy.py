@@ -177,6 +177,7 @@ class Target:
     host: str
     port: int
     address: IPAddress | None  # set when the host is an address literal
+    url: httpx.URL = field(repr=False, compare=False)  # as parsed, so it is parsed once
 
 
 def parse_target(url: httpx.URL | str) -> Target:
@@ -203,7 +204,7 @@ def parse_target(url: httpx.URL | str) -> Target:
     address = host_address(host)
     if address is None:
         _check_dns_name(host)
-    return Target(url.scheme, host, url.port or DEFAULT_PORTS[url.scheme], address)
+    return Target(url.scheme, host, url.port or DEFAULT_PORTS[url.scheme], address, url)
 
 
 class DomainFilter:
