@@ -320,8 +320,9 @@ class OutboundClient:
             else httpx.create_ssl_context(verify=verify_tls, trust_env=False)
         )
         # Requests go to the transport itself: httpx.AsyncClient would add per-request
-        # work Bastion has no use for, and a cookie jar shared by every caller (a cookie
-        # set for one user's fetch would travel with the next user's).
+        # work Bastion has no use for, a cookie jar shared by every caller (a cookie set
+        # for one user's fetch would travel with the next user's), and, unless told not
+        # to, the HTTP(S)_PROXY of the environment, which would bypass the pinning.
         self._transport = _PinnedTransport(
             PinnedBackend(policy, resolver),
             ssl_context=ssl_context,
