@@ -211,6 +211,8 @@ def main() -> dict[str, float]:
             "OPENAI_API_KEYS": "sk-bench-upstream-key",
             "DEFAULT_USER_ROLE": "user",
             "MODEL_LIST_CACHE_TTL": "1h",
+            # Completions have their own rate limit: it is checked, but must not stop the run.
+            "COSTLY_RATE_LIMIT": "1000000000/1m",
         }
         with serve("bastion.app:app_from_env", env) as (bastion, pid):
             cookie = {"Cookie": user_cookie(bastion)}
