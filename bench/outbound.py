@@ -4,7 +4,8 @@ A small asyncio HTTP server on 127.0.0.1 answers every request with 2 KiB. Each 
 makes the same requests: sequential on a kept-alive connection (the model-gateway
 case), sequential with a new connection each time (where the resolve-check-pin step
 runs), and 32 at once. Also timed: the address policy's check of one URL against the
-cost of httpx parsing it. Figures are medians of alternating rounds; the ratios are
+cost of httpx parsing it (the URLs repeat, as a model upstream's do: the policy
+remembers their parse, not its verdict). Figures are medians of alternating rounds; the ratios are
 plain httpx time / outbound client time (1.0 = no cost; the target is at least 0.8).
 """
 

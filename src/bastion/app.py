@@ -85,13 +85,14 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.state.services = services
     install_error_handlers(app)
     app.add_exception_handler(GatewayError, gateway_error)
+    # Routes are matched in this order: completions, the hot path, are found first.
     for router in (
+        completions.router,
         health.router,
         auths.router,
         users.router,
         audit.router,
         models.router,
-        completions.router,
         ollama.router,
         chats.router,
         files.router,

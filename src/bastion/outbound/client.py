@@ -12,6 +12,7 @@ has a timeout, the whole exchange a deadline, and the body a size cap.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import ssl
 from collections.abc import (
@@ -19,11 +20,10 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Iterator,
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,15 @@ from bastion.outbound.policy import AddressPolicy, IPAddress, UrlNotAllowed, hos
 
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 
+# What httpx.AsyncClient sends by default (Bastion decodes only gzip and deflate).
+_DEFAULT_HEADERS = httpx.Headers(
+    {
+        "Accept": "*/*",
+        "Accept-Encoding": "gzip, deflate",
+        "Connection": "keep-alive",
+        "User-Agent": f"python-httpx/{httpx.__version__}",
+    }
+)
 _DROPPED_ON_READ = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
@@ -117,13 +126,14 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         failure: Exception | None = None
         for address in await self.addresses(host, port, timeout):
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     str(address),
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return _CoalescingStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
@@ -139,6 +149,68 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _CoalescingStream(httpcore.AsyncNetworkStream):
+    """A connection that sends a request's head and body in one segment.
+
+    httpcore writes the head, then the body: two system calls and two segments where
+    one would do. A write is held back (at most one, with its own timeout) until the
+    next write, read or close, and sent with the next write or before the read. The
+    readability check that vets a pooled connection before reuse polls the socket
+    directly instead of going through anyio's attribute lookup.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+        self._held = b""
+        self._held_timeout: float | None = None
+
+    async def read(
+        self,
+        max_bytes: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> bytes:
+        if self._held:
+            held, self._held = self._held, b""
+            await self._inner.write(held, self._held_timeout)
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(
+        self,
+        buffer: bytes,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> None:
+        if not self._held:
+            self._held, self._held_timeout = buffer, timeout
+            return
+        held, self._held = self._held, b""
+        await self._inner.write(held + buffer, timeout)
+
+    async def aclose(self) -> None:
+        self._held = b""
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _CoalescingStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # Data, or the end of the stream, waiting on an idle connection: the server
+            # closed it or broke the protocol, and it must not be reused.
+            if self._socket is None or self._socket.fileno() < 0:
+                return True
+            poll = select.poll()
+            poll.register(self._socket, select.POLLIN)
+            return bool(poll.poll(0))
+        return self._inner.get_extra_info(info)
 
 
 class _PinnedTransport(httpx.AsyncHTTPTransport):
@@ -172,7 +244,7 @@ class _GuardedStream(httpx.AsyncByteStream):
         received = 0
         iterator = self._inner.__aiter__()
         while True:
-            with _translated():
+            with _translated:
                 try:
                     remaining = self._deadline - anyio.current_time()
                     if remaining > self._read_timeout:
@@ -192,19 +264,31 @@ class _GuardedStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """httpx and timeout errors as Bastion errors with stable codes, nothing leaked."""
-    try:
-        yield
-    except BastionError:
-        raise
-    except (httpx.TimeoutException, TimeoutError) as exc:
-        raise UpstreamTimeout from exc
-    except httpx.InvalidURL as exc:
-        raise UrlNotAllowed("The URL is not valid.") from exc
-    except (httpx.HTTPError, httpx.StreamError) as exc:
-        raise UpstreamError from exc
+class _Translated:
+    """httpx and timeout errors as Bastion errors with stable codes, nothing leaked.
+
+    A plain class, not ``@contextmanager``: it wraps every chunk of a stream.
+    """
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if exc is None or isinstance(exc, BastionError):
+            return
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+            raise UpstreamTimeout from exc
+        if isinstance(exc, httpx.InvalidURL):
+            raise UrlNotAllowed("The URL is not valid.") from exc
+        if isinstance(exc, (httpx.HTTPError, httpx.StreamError)):
+            raise UpstreamError from exc
+
+
+_translated = _Translated()
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
 
 
 class OutboundClient:
@@ -235,29 +319,51 @@ class OutboundClient:
             if isinstance(verify_tls, ssl.SSLContext)
             else httpx.create_ssl_context(verify=verify_tls, trust_env=False)
         )
-        transport = _PinnedTransport(
+        # Requests go to the transport itself: httpx.AsyncClient would add per-request
+        # work Bastion has no use for, a cookie jar shared by every caller (a cookie set
+        # for one user's fetch would travel with the next user's), and, unless told not
+        # to, the HTTP(S)_PROXY of the environment, which would bypass the pinning.
+        self._transport = _PinnedTransport(
             PinnedBackend(policy, resolver),
             ssl_context=ssl_context,
             limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(
-                connect=timeouts.connect,
-                read=timeouts.read,
-                write=timeouts.write,
-                pool=timeouts.pool,
-            ),
-            follow_redirects=False,
-            trust_env=False,  # HTTP(S)_PROXY from the environment would bypass the pinning
-        )
+        self._timeout = httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+        ).as_dict()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     def _deadline(self) -> float:
         total = self.timeouts.total
         return float("inf") if total is None else anyio.current_time() + total
+
+    def _build(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str] | None,
+        *,
+        content: bytes | None = None,
+        json: Any = None,
+    ) -> httpx.Request:
+        merged = _DEFAULT_HEADERS.copy()
+        if headers:
+            merged.update(headers)
+        extensions = {"timeout": self._timeout}
+        return httpx.Request(
+            method, url, headers=merged, content=content, json=json, extensions=extensions
+        )
+
+    async def _send(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        if deadline == float("inf"):
+            response = await self._transport.handle_async_request(request)
+        else:
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                response = await self._transport.handle_async_request(request)
+        response.request = request
+        return response
 
     async def _follow(
         self, request: httpx.Request, follow_redirects: bool, deadline: float
@@ -266,10 +372,8 @@ class OutboundClient:
         for hop in range(self.max_redirects + 1):
             if hop:  # the first URL was checked by the caller, as it was written
                 self.policy.check_url(request.url)
-            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
-                response = await self._client.send(request, stream=True)
-            next_request = response.next_request if follow_redirects else None
-            if next_request is None:
+            response = await self._send(request, deadline)
+            if not (follow_redirects and response.has_redirect_location):
                 response.stream = _GuardedStream(
                     response.stream,  # type: ignore[arg-type]
                     self.max_response_bytes,
@@ -278,10 +382,31 @@ class OutboundClient:
                 )
                 return response
             await response.aclose()
-            request = next_request
+            request = self._redirected(request, response)
         raise UpstreamError(
             "The remote server redirected too many times.", code="too_many_redirects"
         )
+
+    def _redirected(self, request: httpx.Request, response: httpx.Response) -> httpx.Request:
+        """The request a redirect asks for, as browsers make it (and httpx would)."""
+        url = request.url.join(response.headers["location"])
+        method = request.method
+        if (response.status_code in (302, 303) and method != "HEAD") or (
+            response.status_code == 301 and method == "POST"
+        ):
+            method = "GET"
+        headers = httpx.Headers(request.headers)
+        headers["host"] = url.netloc.decode("ascii")
+        if _origin(url) != _origin(request.url):
+            # Credentials meant for one origin never travel to another.
+            headers.pop("authorization", None)
+        if method == request.method:
+            return httpx.Request(
+                method, url, headers=headers, stream=request.stream, extensions=request.extensions
+            )
+        for name in ("content-length", "transfer-encoding", "content-type"):
+            headers.pop(name, None)
+        return httpx.Request(method, url, headers=headers, extensions=request.extensions)
 
     async def request(
         self,
@@ -303,7 +428,7 @@ class OutboundClient:
             follow_redirects=follow_redirects,
         ) as response:
             body = bytearray()
-            with _translated():
+            with _translated:
                 # Decoded bytes are counted too: a small gzip body can inflate a thousandfold.
                 async for chunk in response.aiter_bytes():
                     body += chunk
@@ -335,11 +460,9 @@ class OutboundClient:
     ) -> AsyncIterator[httpx.Response]:
         """``async with client.stream(...) as response: async for chunk in
         response.aiter_raw()`` — the raw body is capped and bounded by the deadline."""
-        self.policy.check_url(url)
-        with _translated():
-            request = self._client.build_request(
-                method, url, headers=headers, content=content, json=json
-            )
+        target = self.policy.check_url(url)
+        with _translated:
+            request = self._build(method, target.url, headers, content=content, json=json)
             response = await self._follow(request, follow_redirects, self._deadline())
         try:
             yield response

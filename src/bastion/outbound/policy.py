@@ -10,6 +10,7 @@ See https://cheatsheetseries.owasp.org/cheatsheets/Server_Side_Request_Forgery_P
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -177,6 +178,7 @@ class Target:
     host: str
     port: int
     address: IPAddress | None  # set when the host is an address literal
+    url: httpx.URL = field(repr=False, compare=False)  # as parsed, so it is parsed once
 
 
 def parse_target(url: httpx.URL | str) -> Target:
@@ -186,13 +188,25 @@ def parse_target(url: httpx.URL | str) -> Target:
     userinfo, backslashes and control characters are refused because parsers disagree
     about them (``http://a.com\\@127.0.0.1`` is a.com to a browser, 127.0.0.1 to httpx).
     """
-    if isinstance(url, str):
-        if any(ch == "\\" or ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
-            raise UrlNotAllowed("The URL contains characters that are not allowed.")
-        try:
-            url = httpx.URL(url)
-        except (httpx.InvalidURL, ValueError, TypeError):
-            raise UrlNotAllowed("The URL is not valid.") from None
+    return _parse_text(url) if isinstance(url, str) else _parse_url(url)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_text(url: str) -> Target:
+    """Remembered: a model upstream's few URLs are parsed on every request otherwise.
+
+    Only the parse is kept (a refusal is not cached); the policy still judges every use.
+    """
+    if any(ch == "\\" or ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
+        raise UrlNotAllowed("The URL contains characters that are not allowed.")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise UrlNotAllowed("The URL is not valid.") from None
+    return _parse_url(parsed)
+
+
+def _parse_url(url: httpx.URL) -> Target:
     if url.scheme not in DEFAULT_PORTS:
         raise UrlNotAllowed("Only http and https URLs may be fetched.")
     if url.userinfo:
@@ -203,7 +217,7 @@ def parse_target(url: httpx.URL | str) -> Target:
     address = host_address(host)
     if address is None:
         _check_dns_name(host)
-    return Target(url.scheme, host, url.port or DEFAULT_PORTS[url.scheme], address)
+    return Target(url.scheme, host, url.port or DEFAULT_PORTS[url.scheme], address, url)
 
 
 class DomainFilter:

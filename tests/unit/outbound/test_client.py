@@ -202,6 +202,87 @@ async def test_allowed_redirect_is_followed(web_server: ServerFactory) -> None:
     assert (response.status_code, response.content) == (200, b"moved here")
 
 
+async def test_a_kept_alive_connection_is_reused_without_resolving_again(
+    web_server: ServerFactory,
+) -> None:
+    server = await web_server(page(b"hello"))
+    resolver = ScriptedResolver([LOOPBACK])
+    policy = AddressPolicy(allow_hosts=frozenset({("upstream.test", server.port)}))
+    client = OutboundClient(policy, timeouts=FAST, resolver=resolver)
+    for _ in range(3):
+        response = await client.request("GET", f"http://upstream.test:{server.port}/")
+        assert response.content == b"hello"
+    async with client.stream("GET", f"http://upstream.test:{server.port}/") as streamed:
+        assert [chunk async for chunk in streamed.aiter_raw()] == [b"hello"]
+    await client.aclose()
+    assert (server.connections, len(server.requests)) == (1, 4)
+    assert resolver.calls == ["upstream.test"]
+
+
+async def test_a_new_connection_is_resolved_and_checked_again(web_server: ServerFactory) -> None:
+    async def closing(_: SeenRequest, writer: asyncio.StreamWriter) -> None:
+        await respond(writer, 200, b"once", {"Connection": "close"})
+
+    server = await web_server(closing)
+    # The second lookup answers the metadata address: the new connection must not be made.
+    resolver = ScriptedResolver([LOOPBACK], [ipaddress.ip_address("169.254.169.254")])
+    policy = AddressPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+    client = OutboundClient(policy, timeouts=FAST, resolver=resolver)
+    url = f"http://upstream.test:{server.port}/"
+    assert (await client.request("GET", url)).content == b"once"
+    with pytest.raises(UrlNotAllowed):
+        await client.request("GET", url)
+    await client.aclose()
+    assert resolver.calls == ["upstream.test", "upstream.test"]
+    assert (server.connections, len(server.requests)) == (1, 1)
+
+
+async def test_cookies_set_by_a_server_are_never_sent_back(web_server: ServerFactory) -> None:
+    async def handler(request: SeenRequest, writer: asyncio.StreamWriter) -> None:
+        await respond(writer, 200, b"", {"Set-Cookie": "session=secret-of-user-a; Path=/"})
+
+    server = await web_server(handler)
+    client = OutboundClient(AddressPolicy.for_urls([server.origin]), timeouts=FAST)
+    await client.request("GET", f"{server.origin}/a")
+    await client.request("GET", f"{server.origin}/b")
+    await client.aclose()
+    assert [request.headers.get("cookie") for request in server.requests] == [None, None]
+
+
+async def test_a_redirect_to_another_origin_drops_the_authorization_header(
+    web_server: ServerFactory,
+) -> None:
+    other = await web_server(page(b"other"))
+
+    async def handler(request: SeenRequest, writer: asyncio.StreamWriter) -> None:
+        if request.target == "/":
+            await respond(writer, 307, headers={"Location": "/same"})
+        else:
+            await respond(writer, 303, headers={"Location": f"{other.origin}/elsewhere"})
+
+    server = await web_server(handler)
+    client = OutboundClient(AddressPolicy.for_urls([server.origin, other.origin]), timeouts=FAST)
+    response = await client.request(
+        "POST",
+        server.origin,
+        headers={"Authorization": "Bearer sk-upstream"},
+        content=b"{}",
+        follow_redirects=True,
+    )
+    await client.aclose()
+    assert (response.status_code, response.content) == (200, b"other")
+    seen = [(r.method, r.target, r.headers.get("authorization")) for r in server.requests]
+    assert seen == [("POST", "/", "Bearer sk-upstream"), ("POST", "/same", "Bearer sk-upstream")]
+    (moved,) = other.requests
+    assert (moved.method, moved.target, moved.headers.get("authorization")) == (
+        "GET",
+        "/elsewhere",
+        None,
+    )
+    assert moved.headers["host"] == f"127.0.0.1:{other.port}"
+    assert "content-length" not in moved.headers
+
+
 async def test_tls_is_verified_for_the_name_while_connecting_to_the_checked_address(
     web_server: ServerFactory, certificates: Certificates
 ) -> None:

@@ -131,6 +131,18 @@ def test_configured_upstream_is_allowed_only_on_its_own_host_and_port() -> None:
             policy.check_url(url)
 
 
+def test_a_url_parsed_before_is_judged_again_by_every_policy() -> None:
+    url = "http://127.0.0.1:11434/api/chat"
+    allowed = AddressPolicy.for_urls(["http://127.0.0.1:11434"])
+    for _ in range(2):  # the second time, the parse is remembered
+        assert allowed.check_url(url).address == ipaddress.ip_address("127.0.0.1")
+        with pytest.raises(UrlNotAllowed):
+            POLICY.check_url(url)
+    for _ in range(2):  # a refused parse is refused every time
+        with pytest.raises(UrlNotAllowed):
+            allowed.check_url("http://user@127.0.0.1:11434/")
+
+
 def test_local_networks_allow_private_addresses_but_never_metadata() -> None:
     policy = AddressPolicy(allow_networks=LOCAL_NETWORKS)
     policy.check_url("http://127.0.0.1:8080/")
