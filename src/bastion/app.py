@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,12 +63,29 @@ async def ensure_admin(services: Services) -> None:
     log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", email)
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+def freeze_startup_objects() -> None:
+    """Move everything alive after start out of the cyclic collector's sight.
+
+    The modules, routes and services built at start are never garbage, yet every full
+    collection walks them all: with requests in flight promoting objects steadily, that
+    came to about twenty pauses of up to 100 ms per ten seconds under load, which were
+    the server's tail latency. Frozen, they stay alive and are no longer walked.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(
+    settings: Settings, *, services: Services | None = None, freeze_gc: bool = False
+) -> FastAPI:
+    """``freeze_gc``: freeze the objects alive after start (for a served process, not tests)."""
     services = services or Services.build(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await prepare(services)
+        if freeze_gc:
+            freeze_startup_objects()
         try:
             yield
         finally:
@@ -146,4 +164,4 @@ def app_from_env() -> FastAPI:
         settings = load_settings()
     except SettingsError as exc:
         raise SystemExit(f"bastion: {exc}") from None
-    return create_app(settings)
+    return create_app(settings, freeze_gc=True)
