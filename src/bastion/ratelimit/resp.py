@@ -24,19 +24,11 @@ from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError
 
 
-def _encode(value: str | bytes | int | float) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return repr(value).encode()
-
-
 def pack(*args: str | bytes | int | float) -> bytes:
-    """A command in RESP: an array of bulk strings."""
+    """A command in RESP: an array of bulk strings (numbers as their shortest text)."""
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
-        data = _encode(arg)
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
 
