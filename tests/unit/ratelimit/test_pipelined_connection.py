@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError
 
-from bastion.ratelimit.resp import PipelinedConnection, pack
+from bastion.ratelimit.resp import PipelinedConnection, _Protocol, pack
 from tests.integration.redis_server import RedisServer
 
 
@@ -92,3 +92,26 @@ async def test_a_lost_connection_fails_its_callers_and_the_next_call_reconnects(
         assert await pipe.call("PING") == b"PONG"
     finally:
         pipe.close()
+
+
+class _ForeignTransport:
+    """A transport of another event loop (uvloop's are not asyncio.Transport subclasses)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+async def test_commands_of_one_turn_leave_in_one_write_on_any_transport() -> None:
+    transport = _ForeignTransport()
+    protocol = _Protocol()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    first, second = protocol.send(pack("PING")), protocol.send(pack("ECHO", "x"))
+    await asyncio.sleep(0)
+    assert transport.written == [pack("PING") + pack("ECHO", "x")]
+    protocol.data_received(b"+PONG\r\n$1\r")
+    assert first.result() == b"PONG" and not second.done()  # the reply came in two reads
+    protocol.data_received(b"\nx\r\n")
+    assert second.result() == b"x"
