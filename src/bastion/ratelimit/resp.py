@@ -46,10 +46,14 @@ class _Protocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        if self.closed:
+            reply.set_exception(ConnectionError("connection to Redis lost"))
+            return reply
         if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         self._outgoing.append(command)
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.waiting.append(reply)
         return reply
 
@@ -91,6 +95,12 @@ class _Protocol(asyncio.Protocol):
                 waiter.set_exception(exc)
 
 
+def _retrieve(future: asyncio.Future[_Protocol]) -> None:
+    # A failed connection attempt nobody waits for any more is not an unhandled error.
+    if not future.cancelled():
+        future.exception()
+
+
 class PipelinedConnection:
     """``await call(*args)``: one command on the shared connection, its reply back.
 
@@ -110,15 +120,12 @@ class PipelinedConnection:
         return await protocol.send(pack(*args))
 
     async def _connect(self) -> _Protocol:
-        # Callers arriving while a connection is being made wait for that one.
-        if self._connecting is None:
+        # Callers arriving while a connection is being made wait for that one; one that
+        # gives up does not stop it for the others.
+        if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._open())
-        connecting = self._connecting
-        try:
-            return await asyncio.shield(connecting)
-        finally:
-            if connecting.done() and self._connecting is connecting:
-                self._connecting = None
+            self._connecting.add_done_callback(_retrieve)
+        return await asyncio.shield(self._connecting)
 
     async def _open(self) -> _Protocol:
         loop = asyncio.get_running_loop()
@@ -143,6 +150,9 @@ class PipelinedConnection:
         return protocol
 
     def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
         if self._protocol is not None:
             self._protocol.close(ConnectionError("closed"))
             self._protocol = None

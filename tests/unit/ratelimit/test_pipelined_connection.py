@@ -115,3 +115,11 @@ async def test_commands_of_one_turn_leave_in_one_write_on_any_transport() -> Non
     assert first.result() == b"PONG" and not second.done()  # the reply came in two reads
     protocol.data_received(b"\nx\r\n")
     assert second.result() == b"x"
+
+
+async def test_a_command_sent_on_a_lost_connection_fails_at_once() -> None:
+    protocol = _Protocol()
+    protocol.connection_made(_ForeignTransport())  # type: ignore[arg-type]
+    protocol.connection_lost(None)
+    with pytest.raises(ConnectionError):
+        await protocol.send(pack("PING"))
