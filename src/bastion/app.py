@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from bastion.http.proxy import ProxyHeadersMiddleware
 from bastion.services import Services
 
 log = logging.getLogger("bastion")
+GC_YOUNG_THRESHOLD = 10_000
 
 
 async def prepare(services: Services) -> None:
@@ -62,12 +64,33 @@ async def ensure_admin(services: Services) -> None:
     log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", email)
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+def tune_gc_for_serving() -> None:
+    """Freeze what is alive after start; collect the youngest objects less often.
+
+    The modules, routes and services built at start are never garbage, yet every full
+    collection walked them all: under load, about twenty pauses of up to 100 ms per ten
+    seconds, which were the server's tail latency. Frozen, they stay alive and are no
+    longer walked. The objects of the requests in flight kept crossing the default
+    threshold (700) of the youngest generation, so it was collected every few requests
+    (about 5 % of the time); at 10,000 it is collected rarely, for a few hundred
+    kilobytes more of garbage awaiting collection at most.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
+
+
+def create_app(
+    settings: Settings, *, services: Services | None = None, tune_gc: bool = False
+) -> FastAPI:
+    """``tune_gc``: tune the garbage collector after start (a served process, not tests)."""
     services = services or Services.build(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await prepare(services)
+        if tune_gc:
+            tune_gc_for_serving()
         try:
             yield
         finally:
@@ -147,4 +170,4 @@ def app_from_env() -> FastAPI:
         settings = load_settings()
     except SettingsError as exc:
         raise SystemExit(f"bastion: {exc}") from None
-    return create_app(settings)
+    return create_app(settings, tune_gc=True)

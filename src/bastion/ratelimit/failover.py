@@ -99,6 +99,8 @@ class SharedRedis:
 
     async def _recover(self) -> None:
         try:
+            # Connections from before the fault may be dead without knowing it yet.
+            await self.redis.disconnect()
             await self._prepare()
         except Exception:  # still down (or the database failed the re-seed): try later
             self._retry_at = self._clock() + self.retry_interval

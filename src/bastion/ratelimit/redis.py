@@ -20,6 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
+from bastion.ratelimit.resp import PipelinedConnection
 from bastion.ratelimit.storage import Acquired, Window, WindowState
 from bastion.ratelimit.strategies import hit_token
 
@@ -60,6 +61,8 @@ class RedisStorage:
             name: _script(name) for name in ("acquire", "check_token", "raise_version")
         }
         self._shas: dict[str, str] = {}
+        # The scripts' calls share one pipelined connection (TLS ones stay on the pool).
+        self._pipe = PipelinedConnection(url) if not url.startswith("rediss:") else None
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -69,11 +72,16 @@ class RedisStorage:
             sha = self._shas.get(name)
             if sha is not None:
                 try:
-                    return await self.client.evalsha(sha, len(keys), *keys, *args)
+                    return await self._evalsha(sha, keys, args)
                 except NoScriptError:
                     pass
             sha = self._shas[name] = await self.client.script_load(self._sources[name])
+            return await self._evalsha(sha, keys, args)
+
+    async def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self._pipe is None:
             return await self.client.evalsha(sha, len(keys), *keys, *args)
+        return await self._pipe.call("EVALSHA", sha, len(keys), *keys, *args)
 
     @staticmethod
     def _window_args(windows: Sequence[Window]) -> list[Any]:
@@ -147,5 +155,13 @@ class RedisStorage:
         async with asyncio.timeout(self.timeout):
             await self.client.delete(self.key(key))
 
+    async def disconnect(self) -> None:
+        """Drop every connection; the next calls connect again."""
+        if self._pipe is not None:
+            self._pipe.close()
+        await self.client.connection_pool.disconnect()
+
     async def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
         await self.client.aclose()
