@@ -108,11 +108,12 @@ def create_app(
     app.state.services = services
     install_error_handlers(app)
     app.add_exception_handler(GatewayError, gateway_error)
-    # Routes are matched in this order: completions, the hot path, are found first.
+    # Routes are matched in this order: the hot paths (completions, the session check)
+    # are found first.
     for router in (
         completions.router,
-        health.router,
         auths.router,
+        health.router,
         users.router,
         audit.router,
         models.router,

@@ -113,6 +113,12 @@ def client_ip(request: Request) -> str:
     return str(client[0]) if client else "unknown"
 
 
+# First: the session check is the route every page load makes.
+@router.get("/")
+async def me(principal: AnyRole) -> dict[str, Any]:
+    return principal.user.public()
+
+
 @router.post("/signup")
 async def signup(
     form: SignupForm, request: Request, response: Response, services: ServicesDep
@@ -254,11 +260,6 @@ async def signout(request: Request, response: Response, services: ServicesDep) -
         )
     response.delete_cookie(COOKIE_NAME, path="/")
     return {"status": True}
-
-
-@router.get("/")
-async def me(principal: AnyRole) -> dict[str, Any]:
-    return principal.user.public()
 
 
 @router.post("/update/password")
