@@ -24,7 +24,10 @@ def discover(names: list[str]) -> dict[str, Benchmark]:
     found: dict[str, Benchmark] = {}
     for path in sorted(BENCH_DIR.glob("*.py")):
         name = path.stem
-        if name == "run" or name.startswith("_") or (names and name not in names):
+        # The apps that benchmarks serve (``*_app.py``) are not benchmarks themselves.
+        if name == "run" or name.startswith("_") or name.endswith("_app"):
+            continue
+        if names and name not in names:
             continue
         main = getattr(importlib.import_module(name), "main", None)
         if callable(main):
