@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -27,6 +27,18 @@ TOKEN_TYPE = "access"  # noqa: S105 (a claim value, not a secret)
 MAX_TOKEN_LENGTH = 4096
 _FORBIDDEN_HEADERS = frozenset({"kid", "jku", "x5u", "x5c", "jwk", "crit"})
 _REQUIRED_CLAIMS = ["iss", "aud", "typ", "sub", "iat", "jti", "ver"]
+# What PyJWT checks besides the signature; expiry is checked against the injected clock.
+_CHECKS: dict[str, Any] = {
+    "audience": AUDIENCE,
+    "issuer": ISSUER,
+    "options": {
+        "require": _REQUIRED_CLAIMS,
+        "strict_aud": True,
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+    },
+}
 # Verified tokens are remembered (PyJWT's parsing costs ~80 µs a request): the cache maps
 # the exact token string to its claims, expiry is re-checked on every hit, and revocation
 # is never cached here.
@@ -149,21 +161,7 @@ class TokenService:
     def _decode(self, token: str) -> dict[str, object]:
         for key in self._verify_keys:
             try:
-                return jwt.decode(
-                    token,
-                    key,
-                    algorithms=[ALGORITHM],
-                    audience=AUDIENCE,
-                    issuer=ISSUER,
-                    # Expiry is checked by the caller against the injected clock.
-                    options={
-                        "require": _REQUIRED_CLAIMS,
-                        "strict_aud": True,
-                        "verify_exp": False,
-                        "verify_iat": False,
-                        "verify_nbf": False,
-                    },
-                )
+                return jwt.decode(token, key, algorithms=[ALGORITHM], **_CHECKS)
             except jwt.InvalidSignatureError:
                 continue  # perhaps signed with a former key
             except jwt.PyJWTError:
