@@ -41,6 +41,8 @@ GC_YOUNG_THRESHOLD = 10_000
 async def prepare(services: Services) -> None:
     """Schema at the newest revision, revocations loaded, the headless admin created."""
     await anyio.to_thread.run_sync(services.db.migrate)
+    # Revocations of tokens that have expired since are dead weight: they go at each start.
+    await services.revocations.prune()
     await services.revocations.load()
     await services.start()
     await ensure_admin(services)

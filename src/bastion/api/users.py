@@ -104,19 +104,22 @@ async def update_role(
 async def disable_user(
     user_id: str, request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, Any]:
-    await _target(services, principal, user_id)
-    await services.users.set_active(user_id, False)
-    _record(services, request, principal, "user.disabled", user_id)
-    return {"status": True}
+    return await _set_active(services, request, principal, user_id, active=False)
 
 
 @router.post("/{user_id}/enable")
 async def enable_user(
     user_id: str, request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, Any]:
+    return await _set_active(services, request, principal, user_id, active=True)
+
+
+async def _set_active(
+    services: Services, request: Request, principal: Principal, user_id: str, *, active: bool
+) -> dict[str, Any]:
     await _target(services, principal, user_id)
-    await services.users.set_active(user_id, True)
-    _record(services, request, principal, "user.enabled", user_id)
+    await services.users.set_active(user_id, active)
+    _record(services, request, principal, "user.enabled" if active else "user.disabled", user_id)
     return {"status": True}
 
 

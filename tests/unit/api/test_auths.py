@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bcrypt
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from bastion.store.models import User
-from tests.support import PASSWORD, Bastion
+from bastion.store.models import RevokedToken, User
+from tests.support import PASSWORD, Bastion, Clock
 
 
 async def test_first_account_is_admin_and_later_ones_get_the_default_role(bastion: Bastion) -> None:
@@ -293,3 +293,21 @@ async def test_docs_are_off_unless_enabled(start_bastion) -> None:
     assert (await closed.client.get("/openapi.json")).status_code == 404
     opened = await start_bastion({"ENABLE_API_DOCS": "true"})
     assert (await opened.client.get("/openapi.json")).status_code == 200
+
+
+async def test_revocations_of_expired_tokens_are_pruned_at_start(start_bastion) -> None:
+    clock = Clock()
+    first = await start_bastion({"JWT_EXPIRES_IN": "1h"}, clock=clock)
+    user = await first.signup("prune@example.com")
+    await first.client.post(
+        "/api/v1/auths/signout", headers={"Authorization": f"Bearer {user['token']}"}
+    )
+
+    async def revoked_rows(bastion: Bastion) -> int:
+        async with bastion.services.db.session() as session:
+            count = select(func.count()).select_from(RevokedToken)
+            return int((await session.execute(count)).scalar_one())
+
+    assert await revoked_rows(await start_bastion({"JWT_EXPIRES_IN": "1h"}, clock=clock)) == 1
+    clock.advance(3601)
+    assert await revoked_rows(await start_bastion({"JWT_EXPIRES_IN": "1h"}, clock=clock)) == 0
