@@ -1,6 +1,7 @@
 # Shared setup for the scripts in bin/: the project's virtual environment and the Debian
-# packages a script needs. Sourced, not run; every function prints nothing unless it fails,
-# and then one line that says what failed and where the details are.
+# packages a script needs. Sourced, not run; every function is silent unless it installs
+# (one line before, one after) or fails (one line that says what failed and where the
+# details are).
 
 BASTION_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 BASTION_VENV="$BASTION_ROOT/.venv"
@@ -54,6 +55,9 @@ ensure_venv() {
         return 0
     fi
 
+    # The only step that takes long (about half a minute on a first run): say so, on
+    # stderr, so that the wait is not silence and stdout stays the command's own.
+    echo "$BASTION_SCRIPT: installing $requirements into .venv (details in .venv/install.log)..." >&2
     local pip=("$BASTION_VENV/bin/python" -m pip --disable-pip-version-check --quiet)
     if ! { "${pip[@]}" install -r "$BASTION_ROOT/$requirements" \
             && "${pip[@]}" install --no-deps -e "$BASTION_ROOT"; } >"$log" 2>&1; then
@@ -62,6 +66,7 @@ ensure_venv() {
         bastion_die "installing $requirements into .venv failed (${reason:-no output}); see .venv/install.log"
     fi
 
+    echo "$BASTION_SCRIPT: installed $requirements" >&2
     if [[ -f "$stamp" ]] && [[ "$(head -n1 "$stamp")" == "$fingerprint" ]]; then
         echo "$requirements" >>"$stamp"
     else

@@ -8,13 +8,28 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bastion import __version__
 from bastion.config import Settings, SettingsError, load_settings
 
 EXIT_CONFIG = 2
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is out of range, use {low} to {high}")
+        return number
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,16 +39,27 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="start the web server")
     serve.add_argument("--host", help="address to listen on (default HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default PORT or 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (default WORKERS or 1)")
+    serve.add_argument(
+        "--port", type=_bounded(1, 65535), help="port to listen on (default PORT or 8080)"
+    )
+    serve.add_argument(
+        "--workers", type=_bounded(1, 64), help="worker processes (default WORKERS or 1)"
+    )
 
     admin = commands.add_parser("create-admin", help="create an administrator account")
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Admin")
-    admin.add_argument(
+    source = admin.add_mutually_exclusive_group()
+    source.add_argument(
         "--password-stdin",
         action="store_true",
         help="read the password from standard input instead of prompting",
+    )
+    source.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="PATH",
+        help="read the password from the first line of PATH (never put it on the command line)",
     )
 
     audit = commands.add_parser("audit", help="work with the audit log")
@@ -109,11 +135,17 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from bastion.app import prepare
+    from bastion.gateway.upstreams import NO_UPSTREAM, upstreams_from
     from bastion.services import Services
 
     log = logging.getLogger("bastion")
+    log.info("data: %s (database, audit log, uploads)", settings.data_dir.resolve())
+    for notice in settings.notices:
+        log.info("%s", notice)
     for warning in settings.warnings:
         log.warning("%s", warning)
+    if not upstreams_from(settings):
+        log.warning("%s", NO_UPSTREAM)
     for level, notice in shared_state_notices(settings):
         log.log(level, "%s", notice)
     # Migrate and create the headless admin once, before any worker starts.
@@ -144,11 +176,44 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def _create_admin(settings: Settings, email: str, name: str, from_stdin: bool) -> int:
+class PasswordUnavailable(Exception):
+    """No password can be read the way the command line asked; the message says why."""
+
+
+def _read_password(from_stdin: bool, path: Path | None) -> str:
+    if path is not None:
+        try:
+            password = path.read_text(encoding="utf-8").partition("\n")[0].rstrip("\r")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PasswordUnavailable(f"cannot read the password file {path}: {exc}") from None
+    elif from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        # getpass would fall back to reading a pipe with a warning, or die on EOF.
+        raise PasswordUnavailable(
+            "no terminal to ask for the password; use --password-file PATH or --password-stdin"
+        )
+    else:
+        try:
+            password = getpass.getpass("Password: ")
+        except EOFError:
+            raise PasswordUnavailable("no password was entered") from None
+    if not password:
+        raise PasswordUnavailable("the password is empty")
+    return password
+
+
+def _create_admin(
+    settings: Settings, email: str, name: str, from_stdin: bool, password_file: Path | None
+) -> int:
     from bastion.app import prepare
     from bastion.services import Services
 
-    password = sys.stdin.readline().rstrip("\n") if from_stdin else getpass.getpass("Password: ")
+    try:
+        password = _read_password(from_stdin, password_file)
+    except PasswordUnavailable as exc:
+        print(f"bastion: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     services = Services.build(settings)
 
     async def run() -> None:
@@ -190,7 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings)
-        return _create_admin(settings, args.email, args.name, args.password_stdin)
+        return _create_admin(
+            settings, args.email, args.name, args.password_stdin, args.password_file
+        )
     except BastionError as exc:
         print(f"bastion: {exc.detail}", file=sys.stderr)
         return 1

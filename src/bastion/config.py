@@ -191,6 +191,8 @@ class Settings:
     costly_rate_limit: RateLimit
 
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # What the start says about itself (where the secret key came from), one line each.
+    notices: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def revocation_cache_is_local(self) -> bool:
@@ -211,6 +213,7 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.env = environ
         self.warnings: list[str] = []
+        self.notices: list[str] = []
 
     def raw(self, name: str) -> str | None:
         return self.env.get(name)
@@ -333,8 +336,18 @@ def _secret_key(env: _Reader, data_dir: Path) -> str:
                 "unset it to have one generated, or use `python3 -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))'`",
             )
+        env.notices.append("secret key: from WEBUI_SECRET_KEY")
         return key
-    return load_or_create_secret_file(data_dir / SECRET_KEY_FILE)
+    path = data_dir / SECRET_KEY_FILE
+    existed = path.exists()
+    key = load_or_create_secret_file(path)
+    env.notices.append(
+        f"secret key: from {path}"
+        if existed
+        else f"secret key: WEBUI_SECRET_KEY is unset, so a new one was generated and saved to "
+        f"{path} (mode 0600); keep that file, or every token and API key becomes invalid"
+    )
+    return key
 
 
 def load_or_create_secret_file(path: Path) -> str:
@@ -704,7 +717,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         warnings=(),
     )
     fields = {name: value for name, value in overrides.items() if value is not None}
-    return replace(settings, warnings=tuple(env.warnings), **fields)  # type: ignore[arg-type]
+    return replace(  # type: ignore[arg-type]
+        settings, warnings=tuple(env.warnings), notices=tuple(env.notices), **fields
+    )
 
 
 def _fallback_keys(env: _Reader) -> tuple[str, ...]:

@@ -173,3 +173,70 @@ def test_two_serve_processes_on_one_redis_share_revocations_and_limits(
         ]
         assert statuses == [200, 200, 200, 429, 429, 429]
     assert "rate limits, revocations and lockouts are global" in (tmp_path / "a.log").read_text()
+
+
+def test_out_of_range_port_is_a_usage_error_with_exit_2(tmp_path: Path) -> None:
+    result = _bastion("serve", "--port", "99999", env=_env(tmp_path))
+    assert result.returncode == 2
+    assert "argument --port: 99999 is out of range, use 1 to 65535" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_create_admin_without_a_terminal_refuses_in_one_line(tmp_path: Path) -> None:
+    result = _bastion("create-admin", "--email", "x@example.com", env=_env(tmp_path), stdin="")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "bastion: no terminal to ask for the password; "
+        "use --password-file PATH or --password-stdin\n"
+    )
+
+
+def test_create_admin_reads_the_password_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\nignored second line\n")
+    env = _env(tmp_path)
+    result = _bastion(
+        "create-admin", "--email", "x@example.com", "--password-file", str(secret), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    with _serving(env, tmp_path / "serve.log") as base:
+        signin = httpx.post(
+            f"{base}/api/v1/auths/signin",
+            json={"email": "x@example.com", "password": PASSWORD},
+            timeout=10,
+        )
+        assert signin.status_code == 200 and signin.json()["role"] == "admin"
+
+
+def test_create_admin_names_a_missing_password_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = _bastion(
+        "create-admin",
+        "--email",
+        "x@example.com",
+        "--password-file",
+        str(missing),
+        env=_env(tmp_path),
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"bastion: cannot read the password file {missing}: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_first_start_says_where_data_and_the_generated_key_are(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with _serving(_env(tmp_path), log):
+        pass
+    text = log.read_text()
+    data = (tmp_path / "data").resolve()
+    assert f"data: {data} (database, audit log, uploads)" in text
+    assert (
+        f"secret key: WEBUI_SECRET_KEY is unset, so a new one was generated and saved to "
+        f"{data / '.webui_secret_key'} (mode 0600)"
+    ) in text
+    assert "No model upstream is configured" in text
+    with _serving(_env(tmp_path), log):
+        pass
+    again = log.read_text()
+    assert f"secret key: from {data / '.webui_secret_key'}" in again
+    assert "a new one was generated" not in again

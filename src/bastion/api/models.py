@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from bastion.api.deps import AdminUser, ServicesDep, VerifiedUser
 from bastion.errors import NotFound
+from bastion.gateway.upstreams import NO_UPSTREAM
 from bastion.services import Services
 from bastion.store.model_access import AccessList
 
@@ -29,7 +30,11 @@ class MembersForm(BaseModel):
 @router.get("/api/models")
 async def list_models(principal: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
     models = await services.gateway.usable_models(principal)
-    return {"object": "list", "data": [model.public() for model in models]}
+    answer: dict[str, Any] = {"object": "list", "data": [model.public() for model in models]}
+    if principal.user.role == "admin" and not services.gateway.catalog.upstreams:
+        # Only the administrator can fix it, and an empty list alone says nothing.
+        answer["notice"] = NO_UPSTREAM
+    return answer
 
 
 async def _known_users(services: Services, user_ids: list[str]) -> list[str]:

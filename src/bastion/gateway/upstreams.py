@@ -45,6 +45,13 @@ class Upstream:
         return headers
 
 
+NO_UPSTREAM = (
+    "No model upstream is configured: /api/models lists nothing and completions fail. "
+    "Set OLLAMA_BASE_URLS or OPENAI_API_BASE_URLS (with ENABLE_OLLAMA_API or "
+    "ENABLE_OPENAI_API) and restart."
+)
+
+
 def upstreams_from(settings: Settings) -> tuple[Upstream, ...]:
     found: list[Upstream] = []
     if settings.enable_openai_api:

@@ -134,3 +134,33 @@ def test_an_unreachable_upstream_leaves_the_others_listed(
     with httpx.Client(base_url=bastion.url) as client:
         admin = signup(client, "admin@example.com")
         assert _ids(client, admin.auth) == ALL_MODELS[:6]
+
+
+def test_without_upstreams_the_admin_is_told_and_users_see_an_empty_list(
+    served_bastion: Callable[..., ServedBastion],
+) -> None:
+    bastion = served_bastion({"DEFAULT_USER_ROLE": "user"})
+    with httpx.Client(base_url=bastion.url) as client:
+        admin = signup(client, "admin@example.com")
+        user = signup(client, "user@example.com")
+        for_admin = client.get("/api/models", headers=admin.auth).json()
+        for_user = client.get("/api/models", headers=user.auth).json()
+    assert for_admin == {
+        "object": "list",
+        "data": [],
+        "notice": (
+            "No model upstream is configured: /api/models lists nothing and completions "
+            "fail. Set OLLAMA_BASE_URLS or OPENAI_API_BASE_URLS (with ENABLE_OLLAMA_API or "
+            "ENABLE_OPENAI_API) and restart."
+        ),
+    }
+    assert for_user == {"object": "list", "data": []}
+
+
+def test_with_upstreams_the_admin_gets_no_notice(
+    served_bastion: Callable[..., ServedBastion], env: dict[str, str]
+) -> None:
+    bastion = served_bastion(env)
+    with httpx.Client(base_url=bastion.url) as client:
+        admin = signup(client, "admin@example.com")
+        assert "notice" not in client.get("/api/models", headers=admin.auth).json()
