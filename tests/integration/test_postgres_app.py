@@ -62,3 +62,47 @@ async def test_only_one_of_simultaneous_first_signups_becomes_admin(
     )
     roles = sorted(answer.json()["role"] for answer in answers)
     assert roles == ["admin"] + ["pending"] * 5
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_control_characters_in_stored_text_are_refused_alike_on_both_databases(
+    start_bastion: StartBastion, request: pytest.FixtureRequest, database: str
+) -> None:
+    env = {"ENABLE_API_KEYS": "true"}
+    if database == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
+    bastion = await start_bastion(env)
+    client = bastion.client
+    auth = {"Authorization": f"Bearer {(await bastion.signup('admin@example.com'))['token']}"}
+    chat_id = (
+        await client.post("/api/v1/chats/new", json={"chat": {"title": "Ünïcode ✓"}}, headers=auth)
+    ).json()["id"]
+    refused = [
+        await client.post(
+            "/api/v1/auths/signup",
+            json={"name": "N\u0000", "email": "n@example.com", "password": PASSWORD},
+        ),
+        await client.post("/api/v1/chats/new", json={"title": "a\u0000"}, headers=auth),
+        await client.post("/api/v1/chats/new", json={"chat": {"m": "\u0000"}}, headers=auth),
+        await client.post(f"/api/v1/chats/{chat_id}", json={"title": "b\u0000"}, headers=auth),
+        await client.post(f"/api/v1/chats/{chat_id}", json={"chat": {"\u0000": 1}}, headers=auth),
+        await client.post("/api/v1/auths/api_key", json={"name": "k\u0000"}, headers=auth),
+        await client.post("/api/v1/models/m/access", json={"groups": ["g\u0000"]}, headers=auth),
+        await client.post("/api/v1/groups/g%00/members", json={"user_ids": []}, headers=auth),
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in refused] == [
+        (422, "validation_error")
+    ] * len(refused)
+    # File names are data: their control characters are removed, on both databases.
+    multipart = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="no\x00tes.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\ntext\r\n--b--\r\n"
+    )
+    uploaded = await client.post(
+        "/api/v1/files/",
+        content=multipart,
+        headers={**auth, "content-type": "multipart/form-data; boundary=b"},
+    )
+    assert (uploaded.status_code, uploaded.json()["filename"]) == (200, "notes.txt")
+    chat = (await client.get(f"/api/v1/chats/{chat_id}", headers=auth)).json()
+    assert (chat["title"], chat["chat"]) == ("Ünïcode ✓", {"title": "Ünïcode ✓"})

@@ -16,12 +16,13 @@ from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled
 from bastion.auth.tokens import IssuedToken
 from bastion.config import CookieSecure
 from bastion.errors import BastionError, Forbidden, InvalidCredentials
+from bastion.jsondata import StoredText
 from bastion.services import Services
 from bastion.store.users import UserRecord
 
 router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Long enough for any passphrase, short enough that hashing it is no denial of service.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
@@ -45,7 +46,7 @@ class UpdatePasswordForm(BaseModel):
 class ApiKeyForm(BaseModel):
     name: Name = "API key"
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
-    scopes: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+    scopes: list[Annotated[StoredText, StringConstraints(max_length=200)]] = Field(
         default_factory=list, max_length=32
     )
 

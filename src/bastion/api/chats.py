@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from bastion.api.deps import ServicesDep, VerifiedUser
 from bastion.auth.authenticate import Principal
 from bastion.errors import NotFound
+from bastion.jsondata import StoredJSON, StoredText
 from bastion.services import Services
 from bastion.store.chats import ChatRecord
 
@@ -22,13 +23,14 @@ router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
 
 class NewChat(BaseModel):
-    chat: dict[str, Any] = Field(default_factory=dict)
-    title: str | None = Field(default=None, max_length=500)
+    chat: StoredJSON = Field(default_factory=dict)
+    title: StoredText | None = Field(default=None, max_length=500)
 
 
 class ChatUpdate(BaseModel):
-    chat: dict[str, Any] | None = None
-    title: str | None = Field(default=None, max_length=500)
+    # Merged into the stored chat key by key: a rename alone keeps the history.
+    chat: StoredJSON | None = None
+    title: StoredText | None = Field(default=None, max_length=500)
 
 
 def _title(form: NewChat | ChatUpdate) -> str | None:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from bastion.api.deps import CostlyLimit, ServicesDep
 from bastion.gateway.upstreams import GatewayError, InvalidCompletionRequest
+from bastion.jsondata import InvalidJSON, parse_json
 
 router = APIRouter(tags=["completions"])
 
@@ -25,9 +26,9 @@ async def gateway_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def json_object(request: Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidCompletionRequest from None
+        body = parse_json(await request.body())
+    except InvalidJSON as exc:
+        raise InvalidCompletionRequest(exc.detail) from None
     if not isinstance(body, dict):
         raise InvalidCompletionRequest
     return body

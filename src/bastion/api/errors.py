@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from bastion.errors import BastionError
+from bastion.jsondata import decode_error_detail
 
 log = logging.getLogger("bastion")
 
@@ -47,6 +48,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
         for error in exc.errors()
     ]
+    for error in exc.errors():
+        if error.get("type") == "json_invalid" and isinstance(exc.body, str):
+            # FastAPI's own body parsing: say what is wrong and where, not a bare offset.
+            position = error.get("loc", ("body", 0))[-1]
+            message = str(error.get("ctx", {}).get("error", "JSON decode error"))
+            detail = decode_error_detail(exc.body, int(position), message)
+            return _json(400, detail, "invalid_json")
     fields = ", ".join(".".join(problem["loc"][1:]) or "body" for problem in problems)
     return _json(422, f"Invalid request: {fields}.", "validation_error", errors=problems)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from bastion.api.deps import AdminUser, ServicesDep, VerifiedUser
 from bastion.errors import NotFound
 from bastion.gateway.upstreams import NO_UPSTREAM
+from bastion.jsondata import StoredText
 from bastion.services import Services
 from bastion.store.model_access import AccessList
 
@@ -19,12 +20,12 @@ Name = Field(min_length=1, max_length=100)
 
 
 class AccessForm(BaseModel):
-    user_ids: list[str] = Field(default_factory=list, max_length=10_000)
-    groups: list[str] = Field(default_factory=list, max_length=1_000)
+    user_ids: list[StoredText] = Field(default_factory=list, max_length=10_000)
+    groups: list[StoredText] = Field(default_factory=list, max_length=1_000)
 
 
 class MembersForm(BaseModel):
-    user_ids: list[str] = Field(max_length=10_000)
+    user_ids: list[StoredText] = Field(max_length=10_000)
 
 
 @router.get("/api/models")
@@ -78,7 +79,11 @@ async def get_group_members(name: str, _: AdminUser, services: ServicesDep) -> d
 
 @router.post("/api/v1/groups/{name}/members")
 async def set_group_members(
-    name: str, form: MembersForm, request: Request, principal: AdminUser, services: ServicesDep
+    name: StoredText,
+    form: MembersForm,
+    request: Request,
+    principal: AdminUser,
+    services: ServicesDep,
 ) -> dict[str, object]:
     user_ids = await _known_users(services, form.user_ids)
     await services.gateway.access.store.set_members(name, user_ids)

@@ -7,8 +7,9 @@ report cannot flood the audit log with attacker-chosen text.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from bastion.jsondata import parse_json
 
 MAX_BODY = 16 * 1024
 MAX_REPORTS = 10
@@ -41,7 +42,7 @@ def _bounded(value: Any) -> str | int | None:
 
 def parse_reports(body: bytes) -> list[dict[str, Any]]:
     """The violations in a ``csp-report`` or ``reports+json`` body; raises ValueError."""
-    document = json.loads(body)
+    document = parse_json(body)
     if isinstance(document, dict) and isinstance(document.get("csp-report"), dict):
         raw = [{_FIELDS.get(k, k): v for k, v in document["csp-report"].items()}]
     elif isinstance(document, list):

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from bastion.gateway.upstreams import UpstreamFailure, UpstreamTooLarge, translate_errors
+from bastion.jsondata import parse_json
 
 # OpenAI sampling parameters and their names among Ollama's options.
 _OPTIONS = {
@@ -136,7 +137,7 @@ async def ndjson(response: httpx.Response, limit: int) -> AsyncIterator[dict[str
 
 def _object(line: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = parse_json(line)
     except ValueError:
         raise UpstreamFailure("The model server's answer is not valid JSON.") from None
     if not isinstance(value, dict):

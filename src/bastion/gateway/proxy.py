@@ -30,6 +30,7 @@ from bastion.gateway.upstreams import (
     translate_errors,
     upstreams_from,
 )
+from bastion.jsondata import parse_json
 from bastion.outbound import AddressPolicy, OutboundClient, OutboundTimeouts
 from bastion.store.db import Database
 from bastion.store.model_access import ModelAccessStore
@@ -185,7 +186,7 @@ class Gateway:
 
 def _check_completion(raw: bytes) -> None:
     try:
-        answer = json.loads(raw)
+        answer = parse_json(raw)
     except ValueError:
         raise UpstreamFailure("The model server's answer is not valid JSON.") from None
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):

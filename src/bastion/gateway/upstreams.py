@@ -17,6 +17,7 @@ import httpx
 
 from bastion.config import Settings
 from bastion.errors import BastionError
+from bastion.jsondata import parse_json
 from bastion.outbound import OutboundClient, ResponseTooLarge
 from bastion.outbound import UpstreamTimeout as OutboundTimeout
 
@@ -201,6 +202,6 @@ async def read_json(response: httpx.Response, limit: int) -> Any:
     if response.status_code >= 400:
         raise UpstreamRejected(response.status_code)
     try:
-        return json.loads(await read_capped(response, limit))
+        return parse_json(await read_capped(response, limit))
     except ValueError:
         raise UpstreamFailure("The model server's answer is not valid JSON.") from None

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from bastion.jsondata import stored_json_problem
 from bastion.store.db import Database
 from bastion.store.models import Chat
 
@@ -26,11 +27,14 @@ class ChatRecord:
     updated_at: datetime
 
     def public(self) -> dict[str, Any]:
+        # A row stored before its contents were checked must not break a listing or a
+        # share link for everyone: its unreadable contents are left out, the rest answers.
+        chat = self.chat if stored_json_problem(self.chat) is None else {}
         return {
             "id": self.id,
             "user_id": self.user_id,
             "title": self.title,
-            "chat": self.chat,
+            "chat": chat,
             "share_id": self.share_id,
             "created_at": int(self.created_at.timestamp()),
             "updated_at": int(self.updated_at.timestamp()),
@@ -91,14 +95,24 @@ class Chats:
     async def update(
         self, user_id: str, chat_id: str, *, title: str | None, chat: dict[str, Any] | None
     ) -> ChatRecord | None:
-        values: dict[str, Any] = {"updated_at": self._now()}
-        if title is not None:
-            values["title"] = title
-        if chat is not None:
-            values["chat"] = chat
-        if not await self._update(user_id, chat_id, values):
-            return None
-        return await self.get(user_id, chat_id)
+        """Keys of ``chat`` replace the stored ones; keys it does not name are kept.
+
+        Read and write happen in one transaction with the row locked (PostgreSQL), so two
+        partial updates at once both land.
+        """
+        async with self._db.session() as session, session.begin():
+            row = await session.scalar(
+                select(Chat).where(Chat.id == chat_id, Chat.user_id == user_id).with_for_update()
+            )
+            if row is None:
+                return None
+            if title is not None:
+                row.title = title
+            if chat is not None:
+                stored = row.chat if isinstance(row.chat, dict) else {}
+                row.chat = {**stored, **chat}
+            row.updated_at = self._now()
+        return _record(row)
 
     async def delete(self, user_id: str, chat_id: str) -> bool:
         async with self._db.session() as session, session.begin():

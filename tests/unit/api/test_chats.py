@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
 from bastion.audit.events import MemorySink
+from bastion.store.models import Chat
 from tests.support import Bastion, StartBastion
 
 
@@ -104,3 +106,97 @@ async def test_pending_accounts_have_no_chats(start_bastion: StartBastion) -> No
     pending = (await bastion.signup("pending@example.com"))["token"]
     response = await bastion.client.post("/api/v1/chats/new", json={}, headers=_auth(pending))
     assert response.status_code == 403
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+async def test_a_rename_keeps_the_history_models_and_files(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    created = await bastion.client.post(
+        "/api/v1/chats/new",
+        json={"chat": {"title": "First", "models": ["m"], "history": {"messages": {"1": {}}}}},
+        headers=_auth(token),
+    )
+    url = f"/api/v1/chats/{created.json()['id']}"
+    renamed = await bastion.client.post(
+        url, json={"chat": {"title": "Renamed"}}, headers=_auth(token)
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["title"] == "Renamed"
+    with_files = await bastion.client.post(
+        url, json={"chat": {"files": [{"id": "f1"}]}}, headers=_auth(token)
+    )
+    expected = {
+        "title": "Renamed",
+        "models": ["m"],
+        "history": {"messages": {"1": {}}},
+        "files": [{"id": "f1"}],
+    }
+    assert with_files.json()["chat"] == expected
+    assert (await bastion.client.get(url, headers=_auth(token))).json()["chat"] == expected
+    replaced = await bastion.client.post(
+        url, json={"chat": {"history": {"messages": {}}}}, headers=_auth(token)
+    )
+    assert replaced.json()["chat"]["history"] == {"messages": {}}
+
+
+async def test_a_chat_nested_too_deep_is_refused_and_not_stored(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    response = await bastion.client.post(
+        "/api/v1/chats/new", json={"chat": {"a": _nested(400)}}, headers=_auth(token)
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["errors"][0]["msg"] == (
+        "Value error, The value is nested deeper than 32 levels."
+    )
+    listed = await bastion.client.get("/api/v1/chats/", headers=_auth(token))
+    assert listed.json() == {"chats": [], "total": 0}
+
+
+async def test_a_nul_in_a_chat_title_or_content_is_refused(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, token))["id"]
+    answers = [
+        await bastion.client.post(
+            f"/api/v1/chats/{chat_id}", json={"title": "Re\u0000named"}, headers=_auth(token)
+        ),
+        await bastion.client.post(
+            f"/api/v1/chats/{chat_id}", json={"chat": {"t": "a\u0000"}}, headers=_auth(token)
+        ),
+        await bastion.client.post(
+            "/api/v1/chats/new", json={"title": "x\u0007"}, headers=_auth(token)
+        ),
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(422, "validation_error")] * 3
+    stored = await bastion.client.get(f"/api/v1/chats/{chat_id}", headers=_auth(token))
+    assert stored.json()["title"] == "Greetings"
+    assert "t" not in stored.json()["chat"]
+
+
+async def test_a_bad_stored_chat_does_not_break_the_listing_or_its_share_link(
+    bastion: Bastion,
+) -> None:
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    reader = (await bastion.signup("reader@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, owner))["id"]
+    share_id = (
+        await bastion.client.post(f"/api/v1/chats/{chat_id}/share", headers=_auth(owner))
+    ).json()["share_id"]
+    # A row written before contents were checked (an older version, a direct import).
+    async with bastion.services.db.session() as session, session.begin():
+        await session.execute(
+            update(Chat).where(Chat.id == chat_id).values(chat={"a": _nested(400)})
+        )
+    listed = await bastion.client.get("/api/v1/chats/", headers=_auth(owner))
+    assert listed.status_code == 200
+    assert [(c["id"], c["title"], c["chat"]) for c in listed.json()["chats"]] == [
+        (chat_id, "Greetings", {})
+    ]
+    shared = await bastion.client.get(f"/api/v1/chats/share/{share_id}", headers=_auth(reader))
+    assert (shared.status_code, shared.json()["chat"]) == (200, {})
