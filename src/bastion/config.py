@@ -680,7 +680,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         upload_dir=_upload_dir(env, data_dir),
         file_max_size=env.integer("FILE_MAX_SIZE", 25, minimum=1, maximum=100_000) * 1024 * 1024,
         enable_local_web_fetch=env.flag("ENABLE_LOCAL_WEB_FETCH", False),
-        web_fetch_filter_list=env.csv("WEB_FETCH_FILTER_LIST"),
+        web_fetch_filter_list=_web_fetch_filter_list(env),
         enable_web_loader_ssl_verification=env.flag("ENABLE_WEB_LOADER_SSL_VERIFICATION", True),
         web_fetch_rate_limit=_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
         outbound_connect_timeout=_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
@@ -772,6 +772,23 @@ def _audit_webhook_url(env: _Reader) -> str | None:
 
 
 # Model gateway
+
+
+def _web_fetch_filter_list(env: _Reader) -> tuple[str, ...]:
+    """Parsed once here, so an entry that blocks nothing stops the start instead."""
+    from bastion.outbound.policy import DomainFilter
+
+    entries = env.csv("WEB_FETCH_FILTER_LIST")
+    try:
+        DomainFilter(entries)
+    except ValueError as exc:
+        raise SettingsError(
+            "WEB_FETCH_FILTER_LIST",
+            str(exc),
+            "give comma-separated domains, IP addresses or CIDR ranges such as "
+            "example.com,!evil.example,!10.0.0.0/8",
+        ) from None
+    return entries
 
 
 def _upstream_urls(env: _Reader, name: str) -> tuple[str, ...]:

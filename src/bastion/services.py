@@ -156,6 +156,7 @@ class Services:
                 max_delay=settings.signin_delay_max,
                 max_per_ip=settings.signin_max_failures_account_ip,
                 threshold=settings.signin_lockout_threshold,
+                storage=storage,
                 clock=clock,
             ),
             shared=shared,

@@ -306,3 +306,30 @@ def test_limits_and_redis_settings_are_read(tmp_path: Path) -> None:
     # Redis shares revocations: no in-process cache even with one worker on SQLite.
     assert settings.revocation_cache_is_local is False
     assert _load(tmp_path).revocation_cache_is_local is True
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("!127.0.0.2/33", "'127.0.0.2/33' is not a valid IP address or range"),
+        ("!300.1.2.3", "'300.1.2.3' is not a valid IP address or range"),
+        ("!fe80::1::2", "'fe80::1::2' is not a valid IP address or range"),
+        ("exa mple.com", "'exa mple.com' is neither a domain nor an IP address/range"),
+        ("!", "'!' is neither a domain nor an IP address/range"),
+    ],
+)
+def test_a_web_fetch_filter_entry_that_cannot_be_used_stops_the_start(
+    tmp_path: Path, entry: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, WEB_FETCH_FILTER_LIST=f"example.com,{entry}")
+    assert str(raised.value) == (
+        f"WEB_FETCH_FILTER_LIST: {problem}. Fix: give comma-separated domains, IP addresses "
+        "or CIDR ranges such as example.com,!evil.example,!10.0.0.0/8."
+    )
+
+
+def test_web_fetch_filter_entries_may_be_domains_addresses_and_ranges(tmp_path: Path) -> None:
+    entries = "docs.example.com,!evil.example,!127.0.0.2/32,!10.0.0.0/8,!::1,192.0.2.7"
+    settings = _load(tmp_path, WEB_FETCH_FILTER_LIST=entries)
+    assert settings.web_fetch_filter_list == tuple(entries.split(","))

@@ -16,8 +16,14 @@ the other addresses': an attacker's address stays capped while the user signs in
 Per-address failures are counted by e-mail, for e-mails without an account too, so
 delays and caps look the same whether or not the account exists.
 This lives in the database, the source of truth, so a Redis flush or restart does not
-hand an attacker new guesses. Floods never get this far: the rate limits (Redis, or
-memory) answer them first.
+hand an attacker new guesses.
+
+The lockout applies to the e-mail too: an e-mail without an account is locked after the
+same failures, and answers the same ``account_locked``, so a lock cannot tell which
+e-mails have accounts. Its count lives in the rate-limit storage (Redis, shared; or this
+process's bounded memory), not the database: an attacker who tries random e-mails fills
+a bounded, expiring store instead of a table. Real accounts' locks stay in the database.
+Floods never get this far: the rate limits (Redis, or memory) answer them first.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.errors import BastionError
 from bastion.ratelimit.limiter import RateLimited
+from bastion.ratelimit.storage import MemoryStorage, Storage, Window
 from bastion.ratelimit.strategies import Decision
 from bastion.store.db import Database, epoch
 from bastion.store.models import SigninFailure, User
@@ -43,6 +51,10 @@ class AccountLocked(BastionError):
     detail = "Too many failed sign-ins: an administrator must unlock this account."
 
 
+# How long an e-mail without an account stays locked (real accounts: until unlocked).
+UNKNOWN_EMAIL_LOCK_PERIOD = 30 * 24 * 3600.0
+
+
 class Lockouts:
     def __init__(
         self,
@@ -53,9 +65,11 @@ class Lockouts:
         max_delay: float,
         max_per_ip: int,
         threshold: int,
+        storage: Storage | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
+        self._storage: Storage = MemoryStorage() if storage is None else storage
         self.free_failures = free_failures
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -72,6 +86,8 @@ class Lockouts:
     async def check(self, email: str, client_ip: str, user: UserRecord | None) -> None:
         """Raise before the password is looked at if this attempt may not be made."""
         if user is not None and user.locked:
+            raise AccountLocked
+        if user is None and await self._unknown_failures(email, record=False) >= self.threshold:
             raise AccountLocked
         async with self._db.session() as session:
             row = await session.get(SigninFailure, (email, client_ip))
@@ -106,25 +122,40 @@ class Lockouts:
                     ).returning(SigninFailure.failures)
                 )
             ).scalar_one()
-            if user is None:
-                return ip_failures, False
-            account_failures = (
-                await session.execute(
-                    update(User)
-                    .where(User.id == user.id)
-                    .values(failed_signins=User.failed_signins + 1)
-                    .returning(User.failed_signins)
-                )
-            ).scalar_one()
-            locked = False
-            if account_failures >= self.threshold:
-                result = await session.execute(
-                    update(User)
-                    .where(User.id == user.id, User.locked_at.is_(None))
-                    .values(locked_at=now)
-                )
-                locked = bool(result.rowcount)  # type: ignore[attr-defined]
+            if user is not None:
+                locked = await self._count_account_failure(session, user, now)
+        if user is None:  # outside the transaction: no lock held while the storage answers
+            locked = await self._unknown_failures(email, record=True) == self.threshold
         return ip_failures, locked
+
+    async def _count_account_failure(
+        self, session: AsyncSession, user: UserRecord, now: datetime
+    ) -> bool:
+        account_failures = (
+            await session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(failed_signins=User.failed_signins + 1)
+                .returning(User.failed_signins)
+            )
+        ).scalar_one()
+        if account_failures < self.threshold:
+            return False
+        result = await session.execute(
+            update(User).where(User.id == user.id, User.locked_at.is_(None)).values(locked_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _unknown_failures(self, email: str, *, record: bool) -> int:
+        """Failures on an e-mail without an account, this one included when ``record``.
+
+        A window of amount 0 is always full, so the storage reports the count and adds
+        nothing: a look without a hit, through the one primitive storages provide.
+        """
+        amount = self.threshold if record else 0
+        window = Window(f"lockout:{email}", amount, UNKNOWN_EMAIL_LOCK_PERIOD)
+        acquired = await self._storage.acquire([window], self._clock())
+        return acquired.states[0].count + (1 if acquired.allowed else 0)
 
     async def succeeded(self, user: UserRecord, client_ip: str) -> None:
         async with self._db.session() as session, session.begin():

@@ -222,22 +222,78 @@ def _parse_url(url: httpx.URL) -> Target:
 
 class DomainFilter:
     """``WEB_FETCH_FILTER_LIST`` semantics (as open-webui): ``!d`` blocks d and its
-    subdomains; plain entries, if any, are the only domains allowed."""
+    subdomains; plain entries, if any, are the only domains allowed.
+
+    Entries may also be IP addresses or CIDR ranges (``!10.0.0.0/8``, ``!::1``). Those
+    are matched against every address a host resolves to, on every hop, never against
+    the URL's text: ``!127.0.0.2/32`` must stop ``http://127.0.0.2/``, ``http://2130706434/``
+    and a name (or a redirect) that resolves there. The list only narrows what the rest
+    of the policy allows; an allowed range never opens a private network. An entry that
+    is neither a domain nor an address raises ``ValueError``: a typo must not silently
+    block nothing.
+    """
 
     def __init__(self, entries: Iterable[str]) -> None:
-        cleaned = [e.strip().lower().removesuffix(".") for e in entries if e.strip()]
-        self.blocked = tuple(e[1:].lstrip(".") for e in cleaned if e.startswith("!"))
-        self.allowed = tuple(e.lstrip(".") for e in cleaned if not e.startswith("!"))
+        blocked: list[str] = []
+        allowed: list[str] = []
+        blocked_networks: list[IPNetwork] = []
+        allowed_networks: list[IPNetwork] = []
+        for entry in entries:
+            text = entry.strip().lower()
+            if not text:
+                continue
+            block = text.startswith("!")
+            value = text[1:].strip() if block else text
+            network = _filter_network(value)
+            if network is not None:
+                (blocked_networks if block else allowed_networks).append(network)
+                continue
+            domain = value.removesuffix(".").lstrip(".")
+            if not domain or not all(_LABEL.fullmatch(label) for label in domain.split(".")):
+                raise ValueError(f"{entry.strip()!r} is neither a domain nor an IP address/range")
+            (blocked if block else allowed).append(domain)
+        self.blocked = tuple(blocked)
+        self.allowed = tuple(allowed)
+        self.blocked_networks = tuple(blocked_networks)
+        self.allowed_networks = tuple(allowed_networks)
 
     @staticmethod
     def _matches(host: str, domains: tuple[str, ...]) -> bool:
         return any(host == d or host.endswith("." + d) for d in domains)
 
+    def _allows_name(self, name: str) -> bool:
+        return not (self.allowed or self.allowed_networks) or self._matches(name, self.allowed)
+
     def permits(self, host: str) -> bool:
+        """The host name's verdict; with address entries, ``permits_address`` has the last word."""
         name = host.lower().removesuffix(".")
         if self._matches(name, self.blocked):
             return False
-        return not self.allowed or self._matches(name, self.allowed)
+        # An allowed address range may still let the host in, once it is resolved.
+        return self._allows_name(name) or bool(self.allowed_networks)
+
+    def permits_address(self, address: IPAddress, host: str) -> bool:
+        """An address ``host`` resolved to (or names literally), on any hop."""
+        judged = [address]
+        inner = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+        if inner is not None:
+            judged.append(inner)  # ::ffff:127.0.0.2 is 127.0.0.2
+        if any(_contains(net, a) for net in self.blocked_networks for a in judged):
+            return False
+        if self._allows_name(host.lower().removesuffix(".")):
+            return True
+        return any(_contains(net, a) for net in self.allowed_networks for a in judged)
+
+
+def _filter_network(text: str) -> IPNetwork | None:
+    """An address or CIDR range of the filter list, ``None`` for a domain."""
+    try:
+        return ipaddress.ip_network(text.strip("[]"), strict=False)
+    except ValueError:
+        # Resolvers read a numeric last label as an address: never a domain (see above).
+        if "/" in text or ":" in text or _NUMERIC_LABEL.fullmatch(text.rsplit(".", 1)[-1]):
+            raise ValueError(f"{text!r} is not a valid IP address or range") from None
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +341,8 @@ class AddressPolicy:
         if self.host_is_configured(host, port):
             return
         if is_metadata(address):
+            raise UrlNotAllowed("This address may not be fetched.")
+        if self.domains is not None and not self.domains.permits_address(address, host):
             raise UrlNotAllowed("This address may not be fetched.")
         if not is_forbidden(address):
             return

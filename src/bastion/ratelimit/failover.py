@@ -1,9 +1,10 @@
 """Redis when it answers, local state when it does not, and back by itself.
 
-A circuit breaker: the first Redis error or timeout opens it (``redis.fallback``), and
-every call then goes straight to the local fallback without waiting on Redis. After
-``retry_interval`` a background probe pings Redis and re-seeds it from the database
-(the source of truth); only then are calls sent to Redis again (``redis.recovered``).
+A circuit breaker: the first Redis error, timeout or unusable reply opens it
+(``redis.fallback``), and every call then goes straight to the local fallback without
+waiting on Redis. After ``retry_interval`` a background probe pings Redis and re-seeds
+it from the database (the source of truth); only then are calls sent to Redis again
+(``redis.recovered``).
 No request ever waits on the probe.
 """
 
@@ -24,7 +25,8 @@ from bastion.ratelimit.storage import Acquired, MemoryStorage, Window
 T = TypeVar("T")
 log = logging.getLogger("bastion.redis")
 
-# What a broken, hung, restarting or absent Redis raises through redis-py.
+# What a broken, hung, restarting or absent Redis raises through redis-py; a reply that
+# cannot be used (``UnusableReply``, from a wrong service or a broken proxy) is a RedisError.
 REDIS_FAULTS = (RedisError, OSError, TimeoutError)
 
 

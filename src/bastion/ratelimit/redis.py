@@ -4,13 +4,21 @@ Scripts ship as package data (``ratelimit/lua``), are loaded once with SCRIPT LO
 run with EVALSHA; a Redis that forgot them (restarted, SCRIPT FLUSH) answers NOSCRIPT
 and they are loaded again. Every call has a deadline: a hung Redis costs a request at
 most ``timeout`` seconds, then the caller falls back (see ``failover``).
+
+Every reply is checked before it is believed: a server that answers ``+OK`` to
+everything, arrays of the wrong shape or type, or bytes that are not RESP (a
+non-conforming stand-in, a proxy, another service on the port) raises
+:class:`UnusableReply`, a Redis fault like a timeout, so the caller falls back instead
+of failing the request or trusting a made-up count.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -20,7 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
-from bastion.ratelimit.resp import PipelinedConnection
+from bastion.ratelimit.resp import PipelinedConnection, UnusableReply
 from bastion.ratelimit.storage import Acquired, Window, WindowState
 from bastion.ratelimit.strategies import hit_token
 
@@ -41,9 +49,62 @@ class TokenCheck:
     acquired: Acquired
 
 
-def _acquired(reply: Sequence[Any]) -> Acquired:
-    states = tuple(WindowState(int(reply[i]), float(reply[i + 1])) for i in range(1, len(reply), 2))
-    return Acquired(bool(reply[0]), states)
+# What redis-py's reply parsers raise on a reply of the wrong shape (``+OK`` to SCAN).
+_MISSHAPEN = (ValueError, TypeError, IndexError, KeyError, AttributeError)
+
+
+def _array(reply: Any, length: int) -> list[Any]:
+    if not isinstance(reply, list) or len(reply) != length:
+        raise UnusableReply(f"Redis answered {_kind(reply)} where {length} values were due")
+    return reply
+
+
+def _integer(value: Any, *, low: int = 0, high: int | None = None) -> int:
+    # bool is an int subclass, but no RESP reply parses to one: refuse it all the same.
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        raise UnusableReply(f"Redis answered {_kind(value)} where an integer was due")
+    return value
+
+
+def _moment(value: Any) -> float:
+    # The scripts send times as bulk strings (a score's text, or ``now``).
+    if isinstance(value, bytes):
+        try:
+            moment = float(value)
+        except ValueError:
+            moment = math.nan
+        if math.isfinite(moment):
+            return moment
+    raise UnusableReply(f"Redis answered {_kind(value)} where a time was due")
+
+
+def _stored(reply: Any) -> None:
+    # redis-py turns SET's +OK into True; anything else means nothing was stored.
+    if reply is not True:
+        raise UnusableReply(f"Redis answered SET with {_kind(reply)}")
+
+
+def _misshapen(exc: Exception) -> UnusableReply:
+    return UnusableReply(f"Redis answered a misshapen reply ({_kind(exc)})")
+
+
+def _kind(value: Any) -> str:
+    # The type only: a reply is never echoed (it may hold anything the server sent).
+    return type(value).__name__
+
+
+def _acquired(reply: Any, windows: int) -> Acquired:
+    """``{allowed, count_1, oldest_1, ...}`` as sent by ``take_windows``, checked."""
+    reply = _array(reply, 1 + 2 * windows)
+    states = tuple(
+        WindowState(_integer(reply[i]), _moment(reply[i + 1])) for i in range(1, len(reply), 2)
+    )
+    return Acquired(bool(_integer(reply[0], high=1)), states)
 
 
 class RedisStorage:
@@ -61,22 +122,43 @@ class RedisStorage:
             name: _script(name) for name in ("acquire", "check_token", "raise_version")
         }
         self._shas: dict[str, str] = {}
+        # SCRIPT LOAD must answer the script's SHA-1: anything else is not Redis.
+        self._expected_shas = {
+            name: hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+            for name, source in self._sources.items()
+        }
         # The scripts' calls share one pipelined connection (TLS ones stay on the pool).
         self._pipe = PipelinedConnection(url) if not url.startswith("rediss:") else None
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
+    @asynccontextmanager
+    async def _call(self, seconds: float | None = None) -> AsyncIterator[None]:
+        """A deadline on the call; a reply redis-py could not parse is unusable, too."""
+        try:
+            async with asyncio.timeout(self.timeout if seconds is None else seconds):
+                yield
+        except _MISSHAPEN as exc:
+            raise _misshapen(exc) from exc
+
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        async with asyncio.timeout(self.timeout):
-            sha = self._shas.get(name)
-            if sha is not None:
-                try:
-                    return await self._evalsha(sha, keys, args)
-                except NoScriptError:
-                    pass
-            sha = self._shas[name] = await self.client.script_load(self._sources[name])
-            return await self._evalsha(sha, keys, args)
+        # ``_call`` spelt out: this is every request's call, and the wrapper costs 2 µs.
+        try:
+            async with asyncio.timeout(self.timeout):
+                sha = self._shas.get(name)
+                if sha is not None:
+                    try:
+                        return await self._evalsha(sha, keys, args)
+                    except NoScriptError:
+                        pass
+                sha = await self.client.script_load(self._sources[name])
+                if sha != self._expected_shas[name]:
+                    raise UnusableReply("Redis answered SCRIPT LOAD without the script's SHA-1")
+                self._shas[name] = sha
+                return await self._evalsha(sha, keys, args)
+        except _MISSHAPEN as exc:
+            raise _misshapen(exc) from exc
 
     async def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         if self._pipe is None:
@@ -95,7 +177,7 @@ class RedisStorage:
         reply = await self._run(
             "acquire", keys, [repr(now), hit_token(), *self._window_args(windows)]
         )
-        return _acquired(reply)
+        return _acquired(reply, len(windows))
 
     async def check_token(
         self, jti: str, user_id: str, windows: Sequence[Window], now: float
@@ -109,23 +191,27 @@ class RedisStorage:
         reply = await self._run(
             "check_token", keys, [repr(now), hit_token(), *self._window_args(windows)]
         )
-        version = int(reply[2])
+        reply = _array(reply, 4 + 2 * len(windows))
+        version = _integer(reply[2], low=-1)
         return TokenCheck(
-            seeded=bool(reply[0]),
-            revoked=bool(reply[1]),
+            seeded=bool(_integer(reply[0], high=1)),
+            revoked=bool(_integer(reply[1], high=1)),
             version=None if version < 0 else version,
-            acquired=_acquired(reply[3:]),
+            acquired=_acquired(reply[3:], len(windows)),
         )
 
     async def raise_version(self, user_id: str, version: int) -> None:
-        await self._run("raise_version", [self.key("tv", user_id)], [version])
+        reply = await self._run("raise_version", [self.key("tv", user_id)], [version])
+        _integer(reply, low=1, high=1)
 
     async def mark_revoked(self, jti: str, ttl: float | None) -> None:
-        async with asyncio.timeout(self.timeout):
+        async with self._call():
             if ttl is None:
-                await self.client.set(self.key("revoked", jti), 1)
+                _stored(await self.client.set(self.key("revoked", jti), 1))
             elif ttl > 0:
-                await self.client.set(self.key("revoked", jti), 1, px=math.ceil(ttl * 1000))
+                _stored(
+                    await self.client.set(self.key("revoked", jti), 1, px=math.ceil(ttl * 1000))
+                )
 
     async def seed(self, revoked: Iterable[tuple[str, float | None]]) -> None:
         """Make Redis agree with the database, then mark it trustworthy.
@@ -134,10 +220,10 @@ class RedisStorage:
         database on first use): one written before an outage may be older than the
         database's. Revocations in force are written with their remaining lifetime.
         """
-        async with asyncio.timeout(max(self.timeout, 5.0)):
+        async with self._call(max(self.timeout, 5.0)):
             stale = [key async for key in self.client.scan_iter(self.key("tv", "*"), count=1000)]
             for start in range(0, len(stale), 1000):
-                await self.client.unlink(*stale[start : start + 1000])
+                _integer(await self.client.unlink(*stale[start : start + 1000]))
             async with self.client.pipeline(transaction=False) as pipe:
                 for jti, ttl in revoked:
                     if ttl is None:
@@ -145,15 +231,17 @@ class RedisStorage:
                     elif ttl > 0:
                         pipe.set(self.key("revoked", jti), 1, px=math.ceil(ttl * 1000))
                 pipe.set(self.key(SEEDED), 1)
-                await pipe.execute()
+                for stored in await pipe.execute():
+                    _stored(stored)
 
     async def ping(self) -> None:
-        async with asyncio.timeout(self.timeout):
-            await self.client.ping()
+        async with self._call():
+            if await self.client.ping() is not True:
+                raise UnusableReply("Redis did not answer PING with PONG")
 
     async def clear(self, key: str) -> None:
-        async with asyncio.timeout(self.timeout):
-            await self.client.delete(self.key(key))
+        async with self._call():
+            _integer(await self.client.delete(self.key(key)))
 
     async def disconnect(self) -> None:
         """Drop every connection; the next calls connect again."""

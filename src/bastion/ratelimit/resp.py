@@ -10,7 +10,9 @@ are matched first in, first out. Still one round trip per call.
 A caller that gives up (its deadline passed) leaves its place in the queue, and the
 reply that arrives for it later is dropped, so no reply can reach the wrong caller. A
 lost connection fails every waiting caller with ``ConnectionError``; the next call
-connects again.
+connects again. Bytes that are not RESP (a wrong service on the port, a broken proxy)
+fail them with :class:`UnusableReply` and drop the connection: once the stream cannot
+be read, no later reply can be matched to its caller.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from typing import Any, cast
 
 import hiredis
 from redis.asyncio.connection import parse_url
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
+
+
+class UnusableReply(RedisError):
+    """Redis answered something Bastion cannot use: unreadable, or not what was asked.
+
+    A fault like silence: the caller falls back to local state (``failover``) instead of
+    failing the request, whatever a non-conforming server or proxy sends back.
+    """
 
 
 def pack(*args: str | bytes | int | float) -> bytes:
@@ -64,7 +74,7 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        while (reply := self.reader.gets()) is not False:
+        while (reply := self._next_reply()) is not False:
             if not self.waiting:  # Redis never answers what was not asked
                 self.close(ConnectionError("unexpected reply from Redis"))
                 return
@@ -77,6 +87,13 @@ class _Protocol(asyncio.Protocol):
                 waiter.set_exception(error)
             else:
                 waiter.set_result(reply)
+
+    def _next_reply(self) -> Any:
+        try:
+            return self.reader.gets()
+        except hiredis.ProtocolError:
+            self.close(UnusableReply("unreadable reply from Redis"))
+            return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

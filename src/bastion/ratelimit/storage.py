@@ -70,6 +70,8 @@ class MemoryStorage:
             entry = logs.get(window.key)
             if entry is None:
                 states.append(WindowState(0, now))
+                if window.amount <= 0:  # always full, as in the Lua script: a look only
+                    allowed = False
                 continue
             hits = entry[1]
             horizon = now - window.period

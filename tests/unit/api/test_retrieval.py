@@ -122,6 +122,56 @@ async def test_filter_list_applies_to_every_redirect_hop(
     assert canary.connections == 0
 
 
+async def test_an_address_in_the_filter_list_is_refused_in_every_spelling_and_hop(
+    start_bastion: StartBastion, web_server: ServerFactory
+) -> None:
+    connections: list[int] = []
+
+    async def count(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        writer.close()
+
+    # Listening on 127.0.0.2, the address: anything reaching it is a failure.
+    blocked = await asyncio.start_server(count, "127.0.0.2", 0)
+    port = blocked.sockets[0].getsockname()[1]
+    redirector = await web_server(redirect_to(f"http://127.0.0.2:{port}/page"))
+    bastion = await start_bastion({**LOCAL, "WEB_FETCH_FILTER_LIST": "!127.0.0.2/32"})
+    headers = await _user(bastion)
+    try:
+        for url in (
+            f"http://127.0.0.2:{port}/page",
+            f"http://2130706434:{port}/page",
+            f"http://[::ffff:127.0.0.2]:{port}/page",
+            redirector.origin,  # allowed itself (127.0.0.1); its redirect is not
+        ):
+            response = await bastion.client.post(URL, json={"url": url}, headers=headers)
+            assert response.status_code == 400, url
+            assert response.json() == {
+                "detail": "This address may not be fetched.",
+                "code": "url_not_allowed",
+            }
+        assert len(redirector.requests) == 1
+        assert connections == []
+    finally:
+        blocked.close()
+        await blocked.wait_closed()
+
+
+async def test_an_allowed_address_range_admits_only_its_addresses(
+    start_bastion: StartBastion, web_server: ServerFactory, canary: WebServer
+) -> None:
+    server = await web_server(page(b"<p>inside</p>", "text/html"))
+    bastion = await start_bastion({**LOCAL, "WEB_FETCH_FILTER_LIST": "127.0.0.1/32"})
+    headers = await _user(bastion)
+    inside = await bastion.client.post(URL, json={"url": f"{server.origin}/"}, headers=headers)
+    assert (inside.status_code, inside.json()["content"]) == (200, "inside")
+    outside = await bastion.client.post(
+        URL, json={"url": f"http://[::1]:{canary.port}/"}, headers=headers
+    )
+    assert (outside.status_code, outside.json()["code"]) == (400, "url_not_allowed")
+    assert canary.connections == 0
+
+
 async def test_allow_only_filter_list_refuses_other_domains(start_bastion: StartBastion) -> None:
     bastion = await start_bastion({"WEB_FETCH_FILTER_LIST": "docs.example.com"})
     response = await bastion.client.post(

@@ -307,3 +307,38 @@ async def test_an_email_without_account_is_delayed_exactly_like_one_with(
     assert [status for status, _, _ in real].count(429) >= 3
     # The same number of hashes, too: timing tells nothing either.
     assert cheap_hasher.calls - middle == middle - before
+
+
+async def test_a_locked_email_answers_the_same_whether_or_not_it_has_an_account(
+    start, clock: Clock, cheap_hasher: CountingHasher
+) -> None:
+    # If only real accounts were locked, the lock would tell which e-mails have one.
+    bastion, _ = await start(
+        {"SIGNIN_LOCKOUT_THRESHOLD": "4", "SIGNIN_MAX_FAILURES_ACCOUNT_IP": "2"}
+    )
+    await bastion.signup("victim@example.com")
+
+    async def lock(email: str) -> list[int]:
+        statuses = []
+        for address in ("192.0.2.1", "192.0.2.2"):  # two addresses, two failures each
+            for _ in range(2):
+                statuses.append((await _signin(bastion, email, ip=address)).status_code)
+                clock.advance(901)
+        return statuses
+
+    assert await lock("victim@example.com") == [400, 400, 400, 400]
+    assert await lock("ghost@example.com") == [400, 400, 400, 400]
+    hashed = cheap_hasher.calls
+    real = await _signin(bastion, "victim@example.com", PASSWORD, REAL_USER)
+    ghost = await _signin(bastion, "ghost@example.com", PASSWORD, REAL_USER)
+    assert (real.status_code, real.json()) == (
+        429,
+        {
+            "detail": "Too many failed sign-ins: an administrator must unlock this account.",
+            "code": "account_locked",
+        },
+    )
+    assert (ghost.status_code, ghost.json()) == (real.status_code, real.json())
+    assert ghost.headers == real.headers
+    assert "retry-after" not in real.headers
+    assert cheap_hasher.calls == hashed  # refused before any hashing, both

@@ -190,3 +190,12 @@ def test_memory_storage_drops_idle_keys() -> None:
     for i in range(10):
         storage.take([Window(f"new-{i}", 5, 60.0)], T0 + 61.0)
     assert len(storage) == 10
+
+
+async def test_a_window_of_amount_zero_is_a_look_that_records_nothing(storage: Storage) -> None:
+    look = Window("looked-at", 0, 60.0)
+    first = await storage.acquire([look], T0)
+    assert (first.allowed, [state.count for state in first.states]) == (False, [0])
+    assert (await storage.acquire([Window("looked-at", 5, 60.0)], T0 + 1)).allowed
+    second = await storage.acquire([look], T0 + 2)
+    assert (second.allowed, [(s.count, s.oldest) for s in second.states]) == (False, [(1, T0 + 1)])
