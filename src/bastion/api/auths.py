@@ -123,8 +123,10 @@ def client_ip(request: Request) -> str:
 # First: the session check is the route every page load makes.
 @router.get("/")
 async def me(request: Request, principal: AnyRole) -> dict[str, Any]:
+    if principal.via != "cookie":
+        return principal.user.public()
     credential = read_credential(request.scope["headers"])
-    if principal.via != "cookie" or credential is None:
+    if credential is None:
         return principal.user.public()
     # A reloaded page gets the token of its session here (the cookie is HttpOnly).
     return {**principal.user.public(), "csrf_token": _csrf(request, credential.value)}
