@@ -82,6 +82,37 @@ class Bastion:
         return await self.client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
 
 
+def browser_like_client(app: FastAPI, base_url: str = "http://testserver") -> httpx.AsyncClient:
+    """A client that keeps the cookie and, as the browser UI does, the CSRF token.
+
+    The token of the latest sign-in (or session check) goes out as X-CSRF-Token with the
+    page's Origin on every unsafe request, unless the test sets those headers itself.
+    """
+    csrf: dict[str, str] = {}
+
+    async def remember_token(response: httpx.Response) -> None:
+        if response.request.url.path.startswith("/api/v1/auths/"):
+            await response.aread()
+            try:
+                token = response.json().get("csrf_token")
+            except (ValueError, AttributeError):
+                return
+            if isinstance(token, str):
+                csrf["token"] = token
+
+    async def send_token(request: httpx.Request) -> None:
+        if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+            request.headers.setdefault("Origin", base_url)
+            if "token" in csrf:
+                request.headers.setdefault("X-CSRF-Token", csrf["token"])
+
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=base_url,
+        event_hooks={"request": [send_token], "response": [remember_token]},
+    )
+
+
 StartBastion = Callable[..., Awaitable[Bastion]]
 
 
@@ -108,9 +139,7 @@ async def start_bastion(
         services = Services.build(settings, hasher=cheap_hasher, **kwargs)  # type: ignore[arg-type]
         await prepare(services)
         app = create_app(settings, services=services)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
+        client = browser_like_client(app)
         instance = Bastion(settings, services, client, app)
         running.append(instance)
         return instance

@@ -27,11 +27,15 @@ from bastion.api import (
 from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.audit.middleware import AuditLevel, AuditMiddleware
+from bastion.auth.authenticate import COOKIE_NAME
 from bastion.config import Settings, SettingsError, load_settings
 from bastion.gateway.upstreams import GatewayError
 from bastion.http.body_limit import BodySizeLimitMiddleware
+from bastion.http.csrf import CsrfMiddleware, CsrfTokens
 from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
+from bastion.http.hosts import AllowedHostsMiddleware
 from bastion.http.proxy import ProxyHeadersMiddleware
+from bastion.http.unique_headers import UniqueHeadersMiddleware
 from bastion.services import Services
 
 log = logging.getLogger("bastion")
@@ -108,6 +112,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.services = services
+    app.state.csrf = csrf_tokens = CsrfTokens(settings.secret_key)
     install_error_handlers(app)
     app.add_exception_handler(GatewayError, gateway_error)
     # Routes are matched in this order: the hot paths (completions, the session check)
@@ -142,6 +147,22 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    trusted_origins = [settings.webui_url] if settings.webui_url else []
+    if trusted_origins:
+        # Origins the admin lets call the API with credentials are trusted as much.
+        trusted_origins += [o for o in settings.cors_allow_origins if o != "*"]
+    app.add_middleware(
+        CsrfMiddleware,
+        tokens=csrf_tokens,
+        cookie_name=COOKIE_NAME,
+        trusted_origins=trusted_origins,
+        login_paths=("/api/v1/auths/signin", "/api/v1/auths/signup"),
+        # Uploads are multipart; CSP reports are sent by browsers as their own types.
+        other_bodies=("/api/v1/files", "/api/v1/security/csp-report"),
+        on_refusal=lambda scope, reason: services.events.record(
+            "csrf.refused", outcome="denied", scope=scope, reason=reason
+        ),
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_size=settings.max_request_body_size,
@@ -149,6 +170,10 @@ def create_app(
         # plus room for the multipart framing around the file.
         overrides={"/api/v1/files": settings.file_max_size + 64 * 1024},
     )
+    # Before anything reads Authorization: one header, or a proxy may read another one.
+    app.add_middleware(UniqueHeadersMiddleware, names=("authorization",))
+    # Before any route can build a URL from the Host the client chose.
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware, headers=headers)
     # Inside the proxy layer, so the client IP is the one FORWARDED_ALLOW_IPS vouches for;
     # outside the body limit and the headers, so refusals (413) are audited with the

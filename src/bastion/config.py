@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bastion.http.hosts import validate_host_patterns
 from bastion.ratelimit.limits import RateLimit, parse_limit
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -109,6 +110,7 @@ class Settings:
     cors_allow_origins: tuple[str, ...]
     forwarded_allow_ips: tuple[IPNetwork, ...] | Literal["*"]
     webui_url: str | None
+    allowed_hosts: tuple[str, ...]
 
     enable_signup: bool
     default_user_role: Role
@@ -518,6 +520,18 @@ def _webui_url(env: _Reader) -> str | None:
     return value.rstrip("/")
 
 
+def _allowed_hosts(env: _Reader) -> tuple[str, ...]:
+    entries = env.csv("ALLOWED_HOSTS") if env.raw("ALLOWED_HOSTS") is not None else ("*",)
+    try:
+        return validate_host_patterns(entries)
+    except ValueError as exc:
+        raise SettingsError(
+            "ALLOWED_HOSTS",
+            str(exc),
+            "give comma-separated host names such as chat.example.com,*.example.com (or *)",
+        ) from None
+
+
 def _api_key_endpoints(env: _Reader) -> tuple[str, ...]:
     prefixes = []
     for entry in env.csv("API_KEYS_ALLOWED_ENDPOINTS"):
@@ -626,6 +640,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         cors_allow_origins=_cors(env),
         forwarded_allow_ips=_forwarded_allow_ips(env),
         webui_url=_webui_url(env),
+        allowed_hosts=_allowed_hosts(env),
         enable_signup=env.flag("ENABLE_SIGNUP", True),
         default_user_role=env.choice("DEFAULT_USER_ROLE", "pending", ROLES),  # type: ignore[arg-type]
         admin_email=admin_email,

@@ -113,6 +113,9 @@ def test_jwt_expires_in_minus_one_warns(tmp_path: Path) -> None:
         ("WEBUI_URL", "chat.example.com"),
         ("API_KEYS_ALLOWED_ENDPOINTS", "api/models"),
         ("PORT", "70000"),
+        ("ALLOWED_HOSTS", "chat.example.com,bad host"),
+        ("ALLOWED_HOSTS", "*,chat.example.com"),
+        ("ALLOWED_HOSTS", " , "),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, variable: str, value: str) -> None:
@@ -163,6 +166,12 @@ def test_cors_origins_are_normalised_and_wildcard_warns(tmp_path: Path) -> None:
     wildcard = _load(tmp_path, CORS_ALLOW_ORIGIN="*")
     assert wildcard.cors_allow_origins == ("*",)
     assert any(w.startswith("CORS_ALLOW_ORIGIN:") for w in wildcard.warnings)
+
+
+def test_allowed_hosts_default_to_any_and_are_lower_cased(tmp_path: Path) -> None:
+    assert _load(tmp_path).allowed_hosts == ("*",)
+    settings = _load(tmp_path, ALLOWED_HOSTS="Chat.Example.com, *.example.org")
+    assert settings.allowed_hosts == ("chat.example.com", "*.example.org")
 
 
 def test_forwarded_allow_ips_takes_addresses_and_networks(tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from bastion.api.deps import AnyRole, ServicesDep, VerifiedUser, current_principal
-from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled
+from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled, read_credential
 from bastion.auth.tokens import IssuedToken
 from bastion.config import CookieSecure
 from bastion.errors import BastionError, Forbidden, InvalidCredentials
+from bastion.http.csrf import CsrfTokens
 from bastion.jsondata import StoredText
 from bastion.services import Services
 from bastion.store.users import UserRecord
@@ -105,7 +106,13 @@ async def _start_session(
 ) -> dict[str, Any]:
     issued = services.tokens.issue(user.id, user.token_version)
     set_auth_cookie(request, response, services, issued)
-    return _session_answer(user, issued)
+    # The browser sends it back as X-CSRF-Token: the cookie alone cannot change anything.
+    return {**_session_answer(user, issued), "csrf_token": _csrf(request, issued.token)}
+
+
+def _csrf(request: Request, auth_token: str) -> str:
+    tokens: CsrfTokens = request.app.state.csrf
+    return tokens.for_session(auth_token)
 
 
 def client_ip(request: Request) -> str:
@@ -116,8 +123,14 @@ def client_ip(request: Request) -> str:
 
 # First: the session check is the route every page load makes.
 @router.get("/")
-async def me(principal: AnyRole) -> dict[str, Any]:
-    return principal.user.public()
+async def me(request: Request, principal: AnyRole) -> dict[str, Any]:
+    if principal.via != "cookie":
+        return principal.user.public()
+    credential = read_credential(request.scope["headers"])
+    if credential is None:
+        return principal.user.public()
+    # A reloaded page gets the token of its session here (the cookie is HttpOnly).
+    return {**principal.user.public(), "csrf_token": _csrf(request, credential.value)}
 
 
 @router.post("/signup")

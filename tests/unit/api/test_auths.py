@@ -42,7 +42,8 @@ async def test_cookie_is_secure_when_a_trusted_proxy_says_https(bastion: Bastion
     response = await bastion.client.post(
         "/api/v1/auths/signup",
         json={"name": "A", "email": "a@example.com", "password": PASSWORD},
-        headers={"X-Forwarded-Proto": "https"},  # the in-process client is 127.0.0.1
+        # The in-process client is 127.0.0.1; a page served over https sends its origin.
+        headers={"X-Forwarded-Proto": "https", "Origin": "https://testserver"},
     )
     assert "Secure" in response.headers["set-cookie"]
 

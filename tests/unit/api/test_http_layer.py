@@ -102,3 +102,42 @@ async def test_ownership_check_hides_other_users_objects(bastion: Bastion) -> No
     with pytest.raises(Forbidden):
         require_role(as_user, ("user", "admin"))
     assert require_role(as_admin, ("admin",)) is as_admin
+
+
+async def test_slash_redirect_does_not_reflect_the_host(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    response = await bastion.client.get(
+        "/api/v1/chats", headers={"Host": "evil.example", "Authorization": f"Bearer {token}"}
+    )
+    assert (response.status_code, response.headers["location"]) == (307, "/api/v1/chats/")
+    followed = await bastion.client.get(response.headers["location"], headers=_bearer(token))
+    assert followed.status_code == 200
+
+
+async def test_hosts_outside_allowed_hosts_get_400(start_bastion: StartBastion) -> None:
+    bastion = await start_bastion({"ALLOWED_HOSTS": "testserver,*.example.com"})
+    assert (await bastion.client.get("/health")).status_code == 200
+    ok = await bastion.client.get("/health", headers={"Host": "chat.example.com"})
+    refused = await bastion.client.get("/health", headers={"Host": "evil.example"})
+    assert ok.status_code == 200
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"detail": "This server does not answer for that host name.", "code": "host_not_allowed"},
+    )
+
+
+async def test_two_authorization_headers_are_refused(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    for first in ("Bearer not-a-token", "Basic YTpi"):
+        response = await bastion.client.get(
+            "/api/v1/auths/",
+            headers=[("Authorization", first), ("Authorization", f"Bearer {token}")],
+        )
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "The request repeats the Authorization header.", "code": "duplicate_header"},
+        )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -117,7 +117,11 @@ async def test_request_response_level_logs_both_bodies_cut_at_the_cap(
     bastion = await start_bastion(
         {"AUDIT_LOG_LEVEL": "REQUEST_RESPONSE", "MAX_BODY_LOG_SIZE": "10"}
     )
-    await bastion.client.post("/api/v1/auths/signout", content=b"0123456789abcdef")
+    await bastion.client.post(
+        "/api/v1/auths/signout",
+        content=b"0123456789abcdef",
+        headers={"Content-Type": "application/json"},
+    )
     entry = requests(bastion)[-1]
     assert (entry["request_body"], entry["request_body_truncated"]) == ("0123456789", True)
     assert (entry["response_body"], entry["response_body_truncated"]) == ('{"status":', True)
@@ -130,7 +134,9 @@ async def test_a_streamed_body_is_never_held_beyond_the_cap(start_bastion: Start
         for _ in range(100):
             yield b"x" * 1000
 
-    await bastion.client.post("/api/v1/auths/signout", content=chunks())
+    await bastion.client.post(
+        "/api/v1/auths/signout", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     entry = requests(bastion)[-1]
     assert (entry["request_body"], entry["request_body_truncated"]) == ("xxxxxxxx", True)
 

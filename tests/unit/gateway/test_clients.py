@@ -90,12 +90,17 @@ def _use_ollama_client(client: ollama.Client) -> None:
 
 def test_a_browser_streams_a_completion_with_its_session_cookie(bastion: ServedBastion) -> None:
     with httpx.Client(base_url=bastion.url) as client:
+        answer = client.get("/api/v1/auths/")  # not signed in yet
+        assert answer.status_code == 401
         signup(client, "admin@example.com")
         assert "token" in client.cookies  # set by the signup, as for a browser
+        # The page reads its CSRF token from the session check and sends it with its origin.
+        csrf = client.get("/api/v1/auths/").json()["csrf_token"]
         with client.stream(
             "POST",
             "/api/chat/completions",
             json={"model": "llama-normal", "messages": MESSAGES, "stream": True},
+            headers={"X-CSRF-Token": csrf, "Origin": bastion.url},
         ) as response:
             assert response.status_code == 200
             body = response.read().decode()
