@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.app import create_app
+from bastion.audit.logfile import rotated_files
 from bastion.config import load_settings
 from bastion.services import Services
 from tests.fake_upstreams import serve
@@ -203,7 +204,8 @@ def test_after_the_fuzzing_every_request_is_audited_and_the_server_answers(
         assert client.get("/api/v1/auths/").status_code == 200
     assert target.services.audit.flush(timeout=30)
     logged = set()
-    for path in sorted(target.log_dir.glob("audit.log*")):
+    current = target.log_dir / "audit.log"
+    for path in [*rotated_files(current), current]:
         for line in path.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
             logged.add(entry.get("user_agent"))
