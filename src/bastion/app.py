@@ -35,6 +35,7 @@ from bastion.http.csrf import CsrfMiddleware, CsrfTokens
 from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
 from bastion.http.hosts import AllowedHostsMiddleware
 from bastion.http.proxy import ProxyHeadersMiddleware
+from bastion.http.request_target import RequestTargetMiddleware
 from bastion.http.unique_headers import UniqueHeadersMiddleware
 from bastion.services import Services
 
@@ -170,6 +171,8 @@ def create_app(
         # plus room for the multipart framing around the file.
         overrides={"/api/v1/files": settings.file_max_size + 64 * 1024},
     )
+    # Before any route takes a path segment as an id or a file name.
+    app.add_middleware(RequestTargetMiddleware)
     # Before anything reads Authorization: one header, or a proxy may read another one.
     app.add_middleware(UniqueHeadersMiddleware, names=("authorization",))
     # Before any route can build a URL from the Host the client chose.

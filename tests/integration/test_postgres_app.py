@@ -88,11 +88,21 @@ async def test_control_characters_in_stored_text_are_refused_alike_on_both_datab
         await client.post(f"/api/v1/chats/{chat_id}", json={"chat": {"\u0000": 1}}, headers=auth),
         await client.post("/api/v1/auths/api_key", json={"name": "k\u0000"}, headers=auth),
         await client.post("/api/v1/models/m/access", json={"groups": ["g\u0000"]}, headers=auth),
-        await client.post("/api/v1/groups/g%00/members", json={"user_ids": []}, headers=auth),
     ]
     assert [(r.status_code, r.json()["code"]) for r in refused] == [
         (422, "validation_error")
     ] * len(refused)
+    # In a path (an id, a group name) a control character never reaches a query.
+    in_paths = [
+        await client.post("/api/v1/groups/g%00/members", json={"user_ids": []}, headers=auth),
+        await client.get("/api/v1/chats/a%00b", headers=auth),
+        await client.delete("/api/v1/chats/a%00b", headers=auth),
+        await client.get("/api/v1/files/a%00b", headers=auth),
+        await client.delete("/api/v1/users/a%1fb", headers=auth),
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in in_paths] == [(400, "invalid_path")] * len(
+        in_paths
+    )
     # File names are data: their control characters are removed, on both databases.
     multipart = (
         b'--b\r\nContent-Disposition: form-data; name="file"; filename="no\x00tes.txt"\r\n'
