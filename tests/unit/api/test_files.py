@@ -337,7 +337,9 @@ async def test_path_traversal_touches_nothing_outside_the_upload_dir(
             ("DELETE", f"/api/v1/files/{file_id}"),
         ):
             response = await files_bastion.client.request(method, url, headers=headers)
-            assert response.status_code in {404, 405}, (method, url, response.status_code)
+            # A NUL is refused with the path (400 invalid_path), the rest are not found.
+            expected = {400} if "%00" in file_id else {404, 405}
+            assert response.status_code in expected, (method, url, response.status_code)
             assert MARKER not in response.content
     stored_ids = []
     for name in TRAVERSAL_NAMES:
