@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bastion.audit.chain import canonical
+from bastion.audit.chain import dropped_entry, encodable
 from bastion.audit.events import SecurityEvent
 from bastion.audit.logfile import LogFile
 from bastion.audit.redact import redact_body, redact_value
@@ -51,7 +51,21 @@ def utc_iso(timestamp: float) -> str:
 
 
 def encode(record: dict[str, Any]) -> dict[str, Any]:
-    """The logged form of a queued record: UTC time, secrets redacted, bodies decoded."""
+    """The logged form of a queued record: UTC time, secrets redacted, bodies decoded.
+
+    A body that cannot be parsed (too deep, not JSON, not UTF-8) is logged as redacted
+    text with ``<body>_opaque`` saying why; a record that still cannot be made into an
+    entry becomes an ``audit.entry_dropped`` event, so it never takes the rest of its
+    batch with it.
+    """
+    try:
+        return _encode(record)
+    except Exception as exc:  # whatever the record holds, its neighbours are written
+        log.exception("an audit entry of type %r could not be encoded", record.get("type"))
+        return dropped_entry(record, exc)
+
+
+def _encode(record: dict[str, Any]) -> dict[str, Any]:
     entry = dict(record)
     entry["time"] = utc_iso(record["time"])
     if "details" in entry:
@@ -59,7 +73,9 @@ def encode(record: dict[str, Any]) -> dict[str, Any]:
     for name in ("request_body", "response_body"):
         body = entry.get(name)
         if isinstance(body, bytes):
-            entry[name] = redact_body(body, bool(entry.get(name + "_truncated")))
+            entry[name], opaque = redact_body(body, bool(entry.get(name + "_truncated")))
+            if opaque is not None:
+                entry[name + "_opaque"] = opaque
     for name in ("path", "user_agent"):
         if isinstance(entry.get(name), str):
             entry[name] = redact_value(entry[name])
@@ -179,7 +195,7 @@ class AuditWriter:
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
         if self.log_file is None:
-            lines = [canonical(entry) + b"\n" for entry in entries]
+            lines = [encodable(entry) + b"\n" for entry in entries]
         else:
             lines = self._append(entries)
         if self.stdout is not None:
