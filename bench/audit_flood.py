@@ -103,7 +103,7 @@ def _feed(root: Path, coalescer: Coalescer) -> tuple[int, float]:
     return log_file.written, time.perf_counter() - started
 
 
-async def _http(root: Path, fold: bool) -> int:
+async def _http(root: Path, fold: bool) -> None:
     settings = load_settings({"DATA_DIR": str(root), "CSP_REPORT_RATE_LIMIT": "30/1m"})
     services = Services.build(settings)
     if not fold:
@@ -122,6 +122,9 @@ async def _http(root: Path, fold: bool) -> int:
                 headers={"Content-Type": "application/csp-report"},
             )
     await services.close()
+
+
+def _log_bytes(root: Path) -> int:
     return sum(path.stat().st_size for path in root.glob("audit.log*") if path.is_file())
 
 
@@ -132,8 +135,10 @@ def main() -> dict[str, float]:
         (root / "baseline").mkdir()
         folded, folded_s = _feed(root / "coalesced", Coalescer())
         full, full_s = _feed(root / "baseline", _Nothing())
-        http_folded = asyncio.run(_http(root / "http-coalesced", True))
-        http_full = asyncio.run(_http(root / "http-baseline", False))
+        asyncio.run(_http(root / "http-coalesced", True))
+        asyncio.run(_http(root / "http-baseline", False))
+        http_folded = _log_bytes(root / "http-coalesced")
+        http_full = _log_bytes(root / "http-baseline")
     print(
         f"{REQUESTS:,} refused requests from {ADDRESSES} addresses over {SPAN / 3600:.0f} h:\n"
         f"  coalesced: {folded:,} bytes ({folded_s:.1f} s)\n"

@@ -20,19 +20,25 @@ REFUSAL_EVENTS = frozenset({"ratelimit.hit", "api_key.denied", "csp.report"})
 # Request entries for requests refused before they did anything.
 REFUSAL_STATUSES = frozenset({401, 413, 415, 429})
 
-Key = tuple[str, str | None, object]
+Key = tuple[str, object, object, object]
 
 
 def refusal_key(record: dict[str, Any]) -> Key | None:
-    """The (kind, client address, reason) a refusal is counted under; None for the rest."""
+    """The (kind, address, user, reason) a refusal is counted under; None for the rest.
+
+    The user is part of the key: two accounts behind one address are never folded into
+    one count.
+    """
     type_ = record.get("type")
     if type_ == "http.request":
         status = record.get("status")
-        return (type_, record.get("client_ip"), status) if status in REFUSAL_STATUSES else None
+        if status not in REFUSAL_STATUSES:
+            return None
+        return (type_, record.get("client_ip"), record.get("user_id"), status)
     if type_ in REFUSAL_EVENTS:
         details = record.get("details") or {}
         reason = details.get("limit") or details.get("reason") or details.get("effectiveDirective")
-        return (str(type_), record.get("client_ip"), str(reason)[:128])
+        return (str(type_), record.get("client_ip"), record.get("user_id"), str(reason)[:128])
     return None
 
 
@@ -114,6 +120,7 @@ def _summary(window: _Window) -> dict[str, Any]:
         "time": window.last,
         "type": "audit.coalesced",
         "outcome": "info",
+        "user_id": first.get("user_id"),
         "client_ip": first.get("client_ip"),
         "details": details,
     }

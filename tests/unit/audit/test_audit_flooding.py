@@ -40,6 +40,7 @@ def test_repeats_in_a_window_are_one_entry_then_a_count() -> None:
             "time": T0 + 59,
             "type": "audit.coalesced",
             "outcome": "info",
+            "user_id": None,
             "client_ip": "203.0.113.5",
             "details": {
                 "of": "ratelimit.hit",
