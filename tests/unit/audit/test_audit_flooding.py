@@ -152,3 +152,25 @@ def test_csp_reports_are_stored_compactly() -> None:
     reports = csp.parse_reports(body)
     assert reports == [{"blockedURL": "\u00e9" * (csp.MAX_FIELD // 6)}] * csp.MAX_REPORTS
     assert csp.MAX_REPORTS == 3
+
+
+async def test_bogus_api_keys_are_written_once_then_counted(start_bastion: StartBastion) -> None:
+    bastion = await start_bastion({"ENABLE_API_KEYS": "true"})
+    bogus = {"Authorization": "Bearer sk-" + "0" * 40, "X-Forwarded-For": "203.0.113.77"}
+    statuses = [
+        (await bastion.client.post("/api/v1/auths/api_key", json={}, headers=bogus)).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [401] * 5
+    assert bastion.services.audit.flush(30)
+    seen = [
+        (e["type"], (e.get("details") or {}).get("of"), (e.get("details") or {}).get("count"))
+        for e in _entries(bastion.settings.audit_logs_file_path)
+        if e.get("client_ip") == "203.0.113.77"
+    ]
+    assert seen == [
+        ("api_key.denied", None, None),
+        ("http.request", None, None),
+        ("audit.coalesced", "api_key.denied", 4),
+        ("audit.coalesced", "http.request", 4),
+    ]
