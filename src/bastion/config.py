@@ -167,6 +167,7 @@ class Settings:
     web_fetch_filter_list: tuple[str, ...]
     enable_web_loader_ssl_verification: bool
     web_fetch_rate_limit: RateLimit
+    csp_report_rate_limit: RateLimit
     outbound_connect_timeout: float  # seconds
     outbound_read_timeout: float  # seconds without a byte
     outbound_timeout: float  # seconds for the whole exchange
@@ -698,6 +699,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         web_fetch_filter_list=_web_fetch_filter_list(env),
         enable_web_loader_ssl_verification=env.flag("ENABLE_WEB_LOADER_SSL_VERIFICATION", True),
         web_fetch_rate_limit=_limit(env, "WEB_FETCH_RATE_LIMIT", "20/1m"),
+        csp_report_rate_limit=_limit(env, "CSP_REPORT_RATE_LIMIT", "30/1m"),
         outbound_connect_timeout=_seconds(env, "OUTBOUND_CONNECT_TIMEOUT", "10s"),
         outbound_read_timeout=_seconds(env, "OUTBOUND_READ_TIMEOUT", "30s"),
         outbound_timeout=_seconds(env, "OUTBOUND_TIMEOUT", "60s"),

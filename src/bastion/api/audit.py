@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 
+from bastion.api.auths import client_ip
 from bastion.api.deps import AdminUser, ServicesDep
 from bastion.audit import csp
 from bastion.audit.query import Filter, search
@@ -50,6 +51,12 @@ async def audit_events(
 
 @router.post("/api/v1/security/csp-report", status_code=204)
 async def csp_report(request: Request, services: ServicesDep) -> Response:
+    # Anyone can post a report: a per-address limit, or one client fills the audit log.
+    await services.limiter.hit(
+        "csp_report",
+        [(services.settings.csp_report_rate_limit, f"csp_report:{client_ip(request)}")],
+        scope=request.scope,
+    )
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in csp.CONTENT_TYPES:
         raise UnsupportedMediaType

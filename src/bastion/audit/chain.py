@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,61 @@ def canonical(entry: dict[str, Any]) -> bytes:
     return _CANONICAL.encode(entry).encode("ascii")
 
 
+# What a dropped entry keeps of the original: where it came from, never what it said.
+_DROPPED_FIELDS = ("type", "method", "path", "status", "client_ip", "user_id")
+_DROPPED_FIELD_LENGTH = 256
+
+
+def dropped_entry(entry: dict[str, Any], error: BaseException) -> dict[str, Any]:
+    """An ``audit.entry_dropped`` event in place of an entry that cannot be encoded.
+
+    An entry's content may come from a client; if it could make the encoder fail and the
+    entry simply vanish, a client could erase what it did. The replacement says which
+    entry it was (type, method, path, status, address), in plain bounded strings and
+    numbers that always encode, and why; none of the content that failed.
+    """
+    timestamp = entry.get("time")
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        timestamp = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
+    details: dict[str, Any] = {"error": type(error).__name__}
+    for name in _DROPPED_FIELDS:
+        value = entry.get(name)
+        if isinstance(value, str):
+            details[name] = value.encode("ascii", "backslashreplace").decode()[
+                :_DROPPED_FIELD_LENGTH
+            ]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            details[name] = value
+    return {
+        "time": timestamp if isinstance(timestamp, str) else None,
+        "type": "audit.entry_dropped",
+        "outcome": "failure",
+        "details": details,
+    }
+
+
+def encodable(entry: dict[str, Any]) -> bytes:
+    """``canonical(entry)``; an entry that cannot be encoded is first replaced in place.
+
+    Each entry is encoded on its own, so one that fails never takes the others with it.
+    """
+    try:
+        return canonical(entry)
+    except (TypeError, ValueError, RecursionError) as exc:
+        prev = entry.get("prev")
+        replacement = dropped_entry(entry, exc)
+        entry.clear()
+        entry.update(replacement)
+        if prev is not None:
+            entry["prev"] = prev
+        return canonical(entry)
+
+
 def seal(entry: dict[str, Any], prev: str) -> tuple[bytes, str]:
     """The line to append (newline included) for ``entry`` chained after ``prev``."""
     entry.pop("hash", None)  # a batch that failed to write is sealed again on retry
     entry["prev"] = prev
-    body = canonical(entry)
+    body = encodable(entry)
     digest = hashlib.sha256(body).hexdigest()
     entry["hash"] = digest
     # The hash goes last (verification re-sorts the keys), so one encoding serves both.

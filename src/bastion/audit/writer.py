@@ -9,6 +9,9 @@ When the writer falls behind (a slow or full disk), memory stays bounded:
 - once ``capacity`` entries wait, new *request* entries are dropped;
 - security events are still queued, up to ``capacity + security_reserve``; past that
   they are dropped too (only after a long outage: every request entry is dropped first);
+- repeated refusals (rate-limit hits, bad credentials, CSP reports, bodies over the cap)
+  are folded by :class:`~bastion.audit.coalesce.Coalescer` into one entry per address,
+  reason and window before they are queued, so a flood of them cannot fill the disk;
 - each drop is counted, and the counts are recorded as an ``audit.dropped`` event as
   soon as the writer catches up.
 
@@ -27,7 +30,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bastion.audit.chain import canonical
+from bastion.audit.chain import dropped_entry, encodable
+from bastion.audit.coalesce import Coalescer
 from bastion.audit.events import SecurityEvent
 from bastion.audit.logfile import LogFile
 from bastion.audit.redact import redact_body, redact_value
@@ -51,7 +55,21 @@ def utc_iso(timestamp: float) -> str:
 
 
 def encode(record: dict[str, Any]) -> dict[str, Any]:
-    """The logged form of a queued record: UTC time, secrets redacted, bodies decoded."""
+    """The logged form of a queued record: UTC time, secrets redacted, bodies decoded.
+
+    A body that cannot be parsed (too deep, not JSON, not UTF-8) is logged as redacted
+    text with ``<body>_opaque`` saying why; a record that still cannot be made into an
+    entry becomes an ``audit.entry_dropped`` event, so it never takes the rest of its
+    batch with it.
+    """
+    try:
+        return _encode(record)
+    except Exception as exc:  # whatever the record holds, its neighbours are written
+        log.exception("an audit entry of type %r could not be encoded", record.get("type"))
+        return dropped_entry(record, exc)
+
+
+def _encode(record: dict[str, Any]) -> dict[str, Any]:
     entry = dict(record)
     entry["time"] = utc_iso(record["time"])
     if "details" in entry:
@@ -59,7 +77,9 @@ def encode(record: dict[str, Any]) -> dict[str, Any]:
     for name in ("request_body", "response_body"):
         body = entry.get(name)
         if isinstance(body, bytes):
-            entry[name] = redact_body(body, bool(entry.get(name + "_truncated")))
+            entry[name], opaque = redact_body(body, bool(entry.get(name + "_truncated")))
+            if opaque is not None:
+                entry[name + "_opaque"] = opaque
     for name in ("path", "user_agent"):
         if isinstance(entry.get(name), str):
             entry[name] = redact_value(entry[name])
@@ -82,6 +102,7 @@ class AuditWriter:
         batch_delay: float = 0.05,
         retry_interval: float = 1.0,
         report: Report = _log_report,
+        coalescer: Coalescer | None = None,
     ) -> None:
         self.log_file = log_file
         self.stdout = stdout
@@ -91,6 +112,7 @@ class AuditWriter:
         self.batch_delay = batch_delay
         self.retry_interval = retry_interval
         self.report = report
+        self.coalescer = Coalescer() if coalescer is None else coalescer
         self._queue: deque[dict[str, Any]] = deque()
         self._cond = threading.Condition()
         self._closing = threading.Event()
@@ -112,14 +134,8 @@ class AuditWriter:
             return
         with self._cond:
             waiting = len(self._queue)
-            if waiting >= self.capacity and (not security or waiting >= self.hard_capacity):
-                if security:
-                    self._dropped_security += 1
-                else:
-                    self._dropped_requests += 1
-                return
-            self._queue.append(record)
-            self._queued += 1
+            for ready in self.coalescer.offer(record):
+                self._enqueue(ready, security or ready is not record)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="bastion-audit-writer", daemon=True
@@ -128,9 +144,30 @@ class AuditWriter:
             elif waiting == 0:
                 self._cond.notify()
 
+    def _enqueue(self, record: dict[str, Any], security: bool) -> None:
+        waiting = len(self._queue)
+        if waiting >= self.capacity and (not security or waiting >= self.hard_capacity):
+            if security:
+                self._dropped_security += 1
+            else:
+                self._dropped_requests += 1
+            return
+        self._queue.append(record)
+        self._queued += 1
+
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued so far is written (or given up); False on timeout."""
+        """Wait until everything queued so far is written (or given up); False on timeout.
+
+        Counts of refusals folded so far are written too.
+        """
         with self._cond:
+            for summary in self.coalescer.drain():
+                self._enqueue(summary, True)
+            if self._queue and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="bastion-audit-writer", daemon=True
+                )
+                self._thread.start()
             target = self._queued
             self._hurry.set()
             self._cond.notify_all()
@@ -179,7 +216,7 @@ class AuditWriter:
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
         if self.log_file is None:
-            lines = [canonical(entry) + b"\n" for entry in entries]
+            lines = [encodable(entry) + b"\n" for entry in entries]
         else:
             lines = self._append(entries)
         if self.stdout is not None:

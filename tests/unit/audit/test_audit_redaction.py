@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bastion.audit.redact import REDACTED, redact_body, redact_text, redact_value
+from bastion.audit.redact import MAX_DEPTH, REDACTED, redact_body, redact_text, redact_value
 from tests.support import PASSWORD, Bastion, StartBastion
 from tests.unit.audit.test_audit_middleware import logged, requests
 
@@ -109,13 +109,43 @@ def test_redact_value(value: Any, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "truncated", "expected"),
     [
-        (b'{"email":"a","password":"hunter2"}', False, {"email": "a", "password": REDACTED}),
-        (b'{"email":"a","password":"hunt', True, '{"email":"a","password":"[REDACTED]"'),
-        (b'{"new_password": "a \\" b", "x": 1', True, '{"new_password": "[REDACTED]", "x": 1'),
-        (b"email=a&password=hunter2&x=1", False, "email=a&password=[REDACTED]&x=1"),
-        (b"Authorization: Bearer abc", False, "Authorization: [REDACTED]"),
-        (f"key {KEY[:9]}".encode(), True, f"key {REDACTED}"),
-        (JWT[:20].encode(), True, REDACTED),
+        (
+            b'{"email":"a","password":"hunter2"}',
+            False,
+            ({"email": "a", "password": REDACTED}, None),
+        ),
+        (b'{"email":"a","password":"hunt', True, ('{"email":"a","password":"[REDACTED]"', None)),
+        (
+            b'{"new_password": "a \\" b", "x": 1',
+            True,
+            ('{"new_password": "[REDACTED]", "x": 1', None),
+        ),
+        (b"email=a&password=hunter2&x=1", False, ("email=a&password=[REDACTED]&x=1", "not_json")),
+        (b"Authorization: Bearer abc", False, ("Authorization: [REDACTED]", "not_json")),
+        (f"key {KEY[:9]}".encode(), True, (f"key {REDACTED}", None)),
+        (JWT[:20].encode(), True, (REDACTED, None)),
+        # Cut inside a character: still text, not "invalid UTF-8".
+        ("password=h\u00e9".encode()[:-1], True, ("password=[REDACTED]", None)),
+        (
+            b"password=hunter2&x=\xff\xfe",
+            False,
+            ("password=[REDACTED]&x=\ufffd\ufffd", "invalid_utf8"),
+        ),
+        (
+            b"[" * 1000 + b'{"password": "hunter2"}' + b"]" * 1000,
+            False,
+            ("[" * 1000 + '{"password": "[REDACTED]"}' + "]" * 1000, "too_deep"),
+        ),
+        (
+            b"[" * (MAX_DEPTH + 1) + b'"x"' + b"]" * (MAX_DEPTH + 1),
+            False,
+            ("[" * (MAX_DEPTH + 1) + '"x"' + "]" * (MAX_DEPTH + 1), "too_deep"),
+        ),
+        (
+            b"[" * MAX_DEPTH + b'"x"' + b"]" * MAX_DEPTH,
+            False,
+            (json.loads("[" * MAX_DEPTH + '"x"' + "]" * MAX_DEPTH), None),
+        ),
     ],
 )
 def test_redact_body_also_when_cut_or_not_json(body: bytes, truncated: bool, expected: Any) -> None:
