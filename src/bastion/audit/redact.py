@@ -31,6 +31,7 @@ Opaque = Literal["too_deep", "not_json", "invalid_utf8"]
 class TooDeep(ValueError):
     """A value nested deeper than :data:`MAX_DEPTH`."""
 
+
 _SECRET_NAME = re.compile(r"password|passwd|secret|token|key|authorization|cookie", re.I)
 _SECRET_TEXT = re.compile(
     r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]+"  # API keys, even cut short

@@ -117,7 +117,7 @@ async def test_csp_reports_are_limited_per_address_and_coalesced(
     report = json.dumps({"csp-report": {"violated-directive": "img-src"}}).encode()
     assert [await _csp(bastion, report) for _ in range(6)] == [204, 204, 204, 429, 429, 429]
     assert await _csp(bastion, report, ip="198.51.100.7") == 204  # another address
-    big = b"{\"csp-report\": {\"a\": \"" + b"x" * 8200 + b"\"}}"
+    big = b'{"csp-report": {"a": "' + b"x" * 8200 + b'"}}'
     assert await _csp(bastion, big, ip="192.0.2.44") == 413
     assert bastion.services.audit.flush(30)
     seen = [
