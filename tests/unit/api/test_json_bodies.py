@@ -10,7 +10,8 @@ DEEP = b"[" * 7000 + b"]" * 7000
 async def test_a_deep_csp_report_answers_400_with_its_code(bastion: Bastion) -> None:
     response = await bastion.client.post(
         "/api/v1/security/csp-report",
-        content=DEEP,
+        # Under the report's 8 KiB cap, far over the parser's depth limit.
+        content=b"[" * 4000 + b"]" * 4000,
         headers={"content-type": "application/csp-report"},
     )
     assert response.status_code == 400
