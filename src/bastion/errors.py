@@ -67,3 +67,9 @@ class PayloadTooLarge(BastionError):
     status_code = 413
     code = "payload_too_large"
     detail = "The request body is too large."
+
+
+class UnsupportedMediaType(BastionError):
+    status_code = 415
+    code = "unsupported_media_type"
+    detail = "Send the body as application/json."

@@ -12,7 +12,7 @@ from bastion.api.auths import client_ip
 from bastion.api.deps import AdminUser, ServicesDep
 from bastion.audit import csp
 from bastion.audit.query import Filter, search
-from bastion.errors import BastionError, NotFound, PayloadTooLarge
+from bastion.errors import BastionError, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 router = APIRouter(tags=["audit"])
 
@@ -20,12 +20,6 @@ router = APIRouter(tags=["audit"])
 class InvalidReport(BastionError):
     code = "invalid_csp_report"
     detail = "The body is not a CSP violation report."
-
-
-class UnsupportedMediaType(BastionError):
-    status_code = 415
-    code = "unsupported_media_type"
-    detail = "Send application/csp-report or application/reports+json."
 
 
 @router.get("/api/v1/audit/events")
@@ -59,7 +53,7 @@ async def csp_report(request: Request, services: ServicesDep) -> Response:
     )
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in csp.CONTENT_TYPES:
-        raise UnsupportedMediaType
+        raise UnsupportedMediaType("Send application/csp-report or application/reports+json.")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

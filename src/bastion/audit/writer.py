@@ -136,13 +136,16 @@ class AuditWriter:
             waiting = len(self._queue)
             for ready in self.coalescer.offer(record):
                 self._enqueue(ready, security or ready is not record)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="bastion-audit-writer", daemon=True
-                )
-                self._thread.start()
-            elif waiting == 0:
+            if not self._start_thread() and waiting == 0:
                 self._cond.notify()
+
+    def _start_thread(self) -> bool:
+        """Start the writer thread if it is not running (the lock held); True if started."""
+        if self._thread is not None:
+            return False
+        self._thread = threading.Thread(target=self._run, name="bastion-audit-writer", daemon=True)
+        self._thread.start()
+        return True
 
     def _enqueue(self, record: dict[str, Any], security: bool) -> None:
         waiting = len(self._queue)
@@ -163,11 +166,8 @@ class AuditWriter:
         with self._cond:
             for summary in self.coalescer.drain():
                 self._enqueue(summary, True)
-            if self._queue and self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="bastion-audit-writer", daemon=True
-                )
-                self._thread.start()
+            if self._queue:
+                self._start_thread()
             target = self._queued
             self._hurry.set()
             self._cond.notify_all()

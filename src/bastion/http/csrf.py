@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bastion.errors import BastionError, Forbidden
+from bastion.errors import Forbidden, UnsupportedMediaType
 from bastion.http.responses import send_error
 
 HEADER_NAME = "X-CSRF-Token"
@@ -55,12 +55,6 @@ _HOST = b"host"
 class CsrfFailed(Forbidden):
     code = "csrf_failed"
     detail = "The request did not come from this site (CSRF check failed)."
-
-
-class UnsupportedMediaType(BastionError):
-    status_code = 415
-    code = "unsupported_media_type"
-    detail = "Send the body as application/json."
 
 
 class CsrfTokens:
@@ -206,31 +200,43 @@ class CsrfMiddleware:
         referer: bytes | None,
         fetch_site: bytes | None,
     ) -> str | None:
-        if fetch_site is not None and fetch_site.strip().lower() == b"cross-site":
+        if _is(fetch_site, b"cross-site"):
             return "cross_site"
         if token is None:
             return "token_missing"
         if not self.tokens.matches(session, token.decode("latin-1").strip()):
             return "token_mismatch"
-        # With Referrer-Policy no-referrer a browser sends "Origin: null" even same-origin.
-        if origin is not None and origin.strip().lower() != b"null":
-            claimed: str | None = origin.decode("latin-1").strip()
-        elif referer is not None:
+        claimed = _claimed(origin)
+        if claimed is None and referer is not None:
             claimed = referer.decode("latin-1").strip()
-        else:
-            claimed = None
         if claimed is not None:
-            return None if _origin_of(claimed) in self._own_origins(scope) else "origin_mismatch"
-        if fetch_site is not None and fetch_site.strip().lower() == b"same-origin":
-            return None
-        return "origin_missing"
+            return None if self._is_own(scope, claimed) else "origin_mismatch"
+        return None if _is(fetch_site, b"same-origin") else "origin_missing"
 
     def _login_problem(
         self, scope: Scope, origin: bytes | None, fetch_site: bytes | None
     ) -> str | None:
-        if fetch_site is not None and fetch_site.strip().lower() == b"cross-site":
+        if _is(fetch_site, b"cross-site"):
             return "cross_site"
-        if origin is not None and origin.strip().lower() != b"null":
-            if _origin_of(origin.decode("latin-1").strip()) not in self._own_origins(scope):
-                return "origin_mismatch"
+        claimed = _claimed(origin)
+        if claimed is not None and not self._is_own(scope, claimed):
+            return "origin_mismatch"
         return None
+
+    def _is_own(self, scope: Scope, claimed: str) -> bool:
+        return _origin_of(claimed) in self._own_origins(scope)
+
+
+def _is(value: bytes | None, expected: bytes) -> bool:
+    return value is not None and value.strip().lower() == expected
+
+
+def _claimed(value: bytes | None) -> str | None:
+    """The ``Origin`` as sent, or None when absent or ``null``.
+
+    With ``Referrer-Policy: no-referrer`` a browser sends ``Origin: null`` even from the
+    same origin, so ``null`` claims nothing either way.
+    """
+    if value is None or _is(value, b"null"):
+        return None
+    return value.decode("latin-1").strip()
