@@ -12,7 +12,7 @@ measured through Bastion and against the upstream directly in the same run:
 - non-streaming completions per second under wrk, and the ratio against direct.
 
 Bastion calls as a plain user who was granted the model (the access check included),
-authenticated with the session cookie.
+authenticated as a browser is: the session cookie, its CSRF token and the page's origin.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def user_cookie(base: str) -> str:
-    """The session token of a plain user granted MODEL (the first account is the admin)."""
+def browser_headers(base: str) -> dict[str, str]:
+    """What a browser signed in as a plain user granted MODEL sends (the first account is
+    the admin): the session cookie, its CSRF token and the page's origin."""
 
     def signup(email: str) -> dict[str, str]:
         body = {"name": "Bench", "email": email, "password": PASSWORD}
@@ -104,7 +105,11 @@ def user_cookie(base: str) -> str:
         )
         if not granted.is_success:
             raise BenchError(f"granting {model} answered {granted.status_code}")
-    return f"token={user['token']}"
+    return {
+        "Cookie": f"token={user['token']}",
+        "X-CSRF-Token": user["csrf_token"],
+        "Origin": base,
+    }
 
 
 def first_byte_ms(client: httpx.Client, url: str, headers: dict[str, str]) -> float:
@@ -215,12 +220,12 @@ def main() -> dict[str, float]:
             "COSTLY_RATE_LIMIT": "1000000000/1m",
         }
         with serve("bastion.app:app_from_env", env) as (bastion, pid):
-            cookie = {"Cookie": user_cookie(bastion)}
+            browser = browser_headers(bastion)
             direct_url = f"{upstream}/v1/chat/completions"
             bastion_url = f"{bastion}/api/chat/completions"
-            targets = {"direct": (direct_url, {}), "bastion": (bastion_url, cookie)}
+            targets = {"direct": (direct_url, {}), "bastion": (bastion_url, browser)}
             samples, cpu_per_stream = time_to_first_byte(targets, pid)
-            before, during = asyncio.run(hold_streams(bastion_url, cookie, pid))
+            before, during = asyncio.run(hold_streams(bastion_url, browser, pid))
             rates = {name: completions_per_s(url, hdrs) for name, (url, hdrs) in targets.items()}
 
     p50 = {name: statistics.median(values) for name, values in samples.items()}
