@@ -24,7 +24,7 @@ from bastion.store.models import User
 GONE_VERSION = 2**52  # a deleted account's token version: no token carries it
 
 if TYPE_CHECKING:
-    from bastion.ratelimit.failover import SharedRedis
+    from bastion.shared.breaker import SharedRedis
 
 # Accounts whose record is kept while Redis vouches for their token version.
 _VERSIONED_CACHE_SIZE = 10_000
