@@ -32,7 +32,7 @@ from bastion.retrieval.web import WebFetcher
 from bastion.shared.breaker import SharedRedis
 from bastion.store.chats import Chats
 from bastion.store.db import Database
-from bastion.store.users import Users
+from bastion.store.users import UserRecord, Users
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,21 @@ class Services:
         """Connect to Redis and seed it from the database (an absent Redis is no error)."""
         if self.shared is not None:
             await self.shared.start()
+
+    async def create_admin(self, email: str, name: str, password: str) -> UserRecord:
+        """An administrator account, its password held to the policy like everyone's.
+
+        Raises ``PasswordPolicyError`` for a password the policy refuses.
+        """
+        email = email.lower()
+        self.password_policy.check(password, context=(email, name))
+        return await self.users.create(
+            email=email,
+            name=name,
+            password_hash=await self.hasher.hash_async(password),
+            role="admin",
+            first_is_admin=False,
+        )
 
     async def close(self) -> None:
         await self.gateway.aclose()
@@ -97,7 +112,7 @@ class Services:
             failover=Failover(events, settings.redis_retry_interval, clock),
         )
         shared = storage.shared if isinstance(storage, FailoverStorage) else None
-        cache = settings.revocation_cache_is_local
+        cache = settings.sees_every_write
         users = Users(db, cache=cache, shared=shared)
         revocations = Revocations(db, cache=cache, clock=clock, shared=shared)
         if shared is not None:

@@ -15,9 +15,9 @@ from starlette.types import Scope
 from bastion.auth.api_keys import ApiKeyOutOfScope, ApiKeys, looks_like_api_key, path_allowed
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
+from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
 from bastion.ratelimit.limiter import Limiter
-from bastion.ratelimit.limits import RateLimit
 from bastion.shared.breaker import SharedRedis
 from bastion.store.users import UserRecord, Users
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from bastion.ratelimit.limits import RateLimit, parse_limit
+from bastion.config.reader import RateLimit, parse_limit
 from bastion.ratelimit.storage import MemoryStorage, Storage
 from bastion.ratelimit.strategies import Decision, SlidingWindowLog
 

@@ -9,8 +9,8 @@ from typing import Any, NoReturn
 from starlette.types import Scope
 
 from bastion.audit.events import SecurityEvents
+from bastion.config.reader import RateLimit
 from bastion.errors import BastionError
-from bastion.ratelimit.limits import RateLimit
 from bastion.ratelimit.storage import Acquired
 from bastion.ratelimit.strategies import Decision, SlidingWindowLog
 

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bastion.ratelimit.limits import RateLimit
+from bastion.config.reader import RateLimit
 from bastion.ratelimit.storage import Acquired, Storage, Window
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bastion.config import Role
+from bastion.auth.roles import Role
 from bastion.errors import Conflict
 from bastion.store.db import Database
 from bastion.store.models import User
