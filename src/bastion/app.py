@@ -24,12 +24,10 @@ from bastion.api import (
     retrieval,
     users,
 )
-from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.audit.middleware import AuditLevel, AuditMiddleware
 from bastion.auth.authenticate import COOKIE_NAME
 from bastion.config import Settings, SettingsError, load_settings
-from bastion.gateway.upstreams import GatewayError
 from bastion.http.body_limit import BodySizeLimitMiddleware
 from bastion.http.csrf import CsrfMiddleware, CsrfTokens
 from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
@@ -109,7 +107,6 @@ def create_app(
     app.state.services = services
     app.state.csrf = csrf_tokens = CsrfTokens(settings.secret_key)
     install_error_handlers(app)
-    app.add_exception_handler(GatewayError, gateway_error)
     # Routes are matched in this order: the hot paths (completions, the session check)
     # are found first.
     for router in (

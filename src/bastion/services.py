@@ -32,6 +32,7 @@ from bastion.retrieval.web import WebFetcher
 from bastion.shared.breaker import SharedRedis
 from bastion.store.chats import Chats
 from bastion.store.db import Database
+from bastion.store.model_access import ModelAccessStore
 from bastion.store.users import UserRecord, Users
 
 
@@ -56,6 +57,11 @@ class Services:
     chats: Chats
     files: Files
     web_fetch: WebFetcher
+
+    @property
+    def model_access(self) -> ModelAccessStore:
+        """Who may use which model; the gateway enforces what is stored here."""
+        return self.gateway.access.store
 
     async def start(self) -> None:
         """Connect to Redis and seed it from the database (an absent Redis is no error)."""

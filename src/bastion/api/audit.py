@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query, Request, Response
 
-from bastion.api.auths import client_ip
-from bastion.api.deps import AdminUser, ServicesDep
+from bastion.api.deps import AdminUser, ServicesDep, client_ip
 from bastion.audit import csp
-from bastion.audit.query import Filter, search
+from bastion.audit.query import Filter, search_off_loop
 from bastion.errors import BastionError, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 router = APIRouter(tags=["audit"])
@@ -37,8 +35,8 @@ async def audit_events(
     if not settings.enable_audit_logs_file:
         raise NotFound("The audit log file is disabled (ENABLE_AUDIT_LOGS_FILE=false).")
     where = Filter(since=since, until=until, user_id=user_id, type=type)
-    found, next_cursor = await anyio.to_thread.run_sync(
-        lambda: search(settings.audit_logs_file_path, where, limit=limit, cursor=cursor)
+    found, next_cursor = await search_off_loop(
+        settings.audit_logs_file_path, where, limit=limit, cursor=cursor
     )
     return {"events": found, "next_cursor": next_cursor}
 

@@ -11,7 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
-from bastion.api.deps import AnyRole, ServicesDep, VerifiedUser, current_principal
+from bastion.api.deps import (
+    AnyRole,
+    ServicesDep,
+    VerifiedUser,
+    client_ip,
+    current_principal,
+    hit_limit,
+)
 from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled, read_credential
 from bastion.auth.tokens import IssuedToken
 from bastion.config import CookieSecure
@@ -115,12 +122,6 @@ def _csrf(request: Request, auth_token: str) -> str:
     return tokens.for_session(auth_token)
 
 
-def client_ip(request: Request) -> str:
-    """The caller's address as the proxy layer established it (FORWARDED_ALLOW_IPS)."""
-    client = request.scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
 # First: the session check is the route every page load makes.
 @router.get("/")
 async def me(request: Request, principal: AnyRole) -> dict[str, Any]:
@@ -141,12 +142,13 @@ async def signup(
     if not settings.enable_signup:
         raise SignupDisabled
     # Mass account creation from one address (spam, or padding the user table).
-    decision = await services.limiter.hit(
+    await hit_limit(
+        services,
+        request,
+        response,
         "signup",
         [(settings.signup_rate_limit, f"signup:{client_ip(request)}")],
-        scope=request.scope,
     )
-    response.headers.update(decision.headers())
     email = _normalise_email(form.email)
     services.password_policy.check(form.password, context=(email, form.name))
     password_hash = await services.hasher.hash_async(form.password)
@@ -169,17 +171,18 @@ async def signin(
     email = _normalise_email(form.email)
     ip = client_ip(request)
     # Before anything is hashed: a flood costs the server nothing but a counter.
-    decision = await services.limiter.hit(
+    await hit_limit(
+        services,
+        request,
+        response,
         "signin",
         [
             (settings.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
             (settings.signin_rate_limit_ip, f"signin:ip:{ip}"),
             (settings.signin_rate_limit_account, f"signin:account:{email}"),
         ],
-        scope=request.scope,
         email=email,
     )
-    response.headers.update(decision.headers())
     user = await services.users.by_email(email)
     # Still before hashing: the account's lockout, and this address's failures on the
     # e-mail, counted the same whether or not the account exists.
@@ -286,13 +289,14 @@ async def update_password(
 ) -> dict[str, Any]:
     user = principal.user
     # Guessing the current password with a stolen session costs a hash each: bounded.
-    decision = await services.limiter.hit(
+    await hit_limit(
+        services,
+        request,
+        response,
         "password_change",
         [(services.settings.password_change_rate_limit, f"password:{user.id}")],
-        scope=request.scope,
         user_id=user.id,
     )
-    response.headers.update(decision.headers())
     if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
         raise InvalidCredentials("The current password is incorrect.")
     services.password_policy.check(form.new_password, context=(user.email, user.name))

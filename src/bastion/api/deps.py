@@ -5,8 +5,8 @@ Kept shallow on purpose: every level of ``Depends`` costs on every request.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 
@@ -16,7 +16,29 @@ from bastion.auth.rbac import require_role
 from bastion.config import Settings
 from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
+from bastion.gateway.upstreams import InvalidCompletionRequest
+from bastion.jsondata import InvalidJSON, parse_json
 from bastion.services import Services
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address as the proxy layer established it (FORWARDED_ALLOW_IPS)."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def hit_limit(
+    services: Services,
+    request: Request,
+    response: Response,
+    name: str,
+    items: Sequence[tuple[RateLimit, str]],
+    **who: Any,
+) -> None:
+    """Count one hit under every ``(limit, key)`` (429 when one is full) and tell the
+    caller where it stands: the decision's ``RateLimit-*`` headers go on ``response``."""
+    decision = await services.limiter.hit(name, items, scope=request.scope, **who)
+    response.headers.update(decision.headers())
 
 
 async def get_services(request: Request) -> Services:
@@ -75,14 +97,15 @@ def rate_limited(
             if principal.api_key_id is not None
             else f"user:{principal.user.id}"
         )
-        decision = await services.limiter.hit(
+        await hit_limit(
+            services,
+            request,
+            response,
             name,
             [(limit_of(services.settings), f"{name}:{who}")],
-            scope=request.scope,
             user_id=principal.user.id,
             api_key_id=principal.api_key_id,
         )
-        response.headers.update(decision.headers())
         return principal
 
     return dependency
@@ -95,3 +118,14 @@ AdminUser = Annotated[Principal, Depends(admin_user)]
 CostlyLimit = Annotated[
     Principal, Depends(rate_limited("costly", lambda settings: settings.costly_rate_limit))
 ]
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body of a model request: a JSON object, or the gateway's 400."""
+    try:
+        body = parse_json(await request.body())
+    except InvalidJSON as exc:
+        raise InvalidCompletionRequest(exc.detail) from None
+    if not isinstance(body, dict):
+        raise InvalidCompletionRequest
+    return body

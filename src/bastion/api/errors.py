@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from bastion.errors import BastionError
+from bastion.gateway.upstreams import GatewayError
 from bastion.jsondata import decode_error_detail
 
 log = logging.getLogger("bastion")
@@ -69,6 +70,12 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _gateway_error(_: Request, exc: Exception) -> JSONResponse:
+    """Gateway errors in the OpenAI format, which its clients read, with detail and code."""
+    assert isinstance(exc, GatewayError)
+    return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(500, "Internal server error.", "internal_error")
@@ -76,6 +83,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BastionError, _bastion_error)
+    app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

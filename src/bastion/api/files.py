@@ -116,7 +116,7 @@ async def download_file(
     file_id: str, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> StreamingResponse:
     record = await _owned(services, request, principal, file_id)
-    chunks = await services.files.uploads.open(record.id)
+    chunks = await services.files.content(record)
     return StreamingResponse(
         chunks,
         media_type=record.content_type,

@@ -48,7 +48,7 @@ async def _known_users(services: Services, user_ids: list[str]) -> list[str]:
 
 @router.get("/api/v1/models/{model_id:path}/access")
 async def get_model_access(model_id: str, _: AdminUser, services: ServicesDep) -> dict[str, object]:
-    return (await services.gateway.access.store.get(model_id)).public()
+    return (await services.model_access.get(model_id)).public()
 
 
 @router.post("/api/v1/models/{model_id:path}/access")
@@ -60,7 +60,7 @@ async def set_model_access(
         tuple(await _known_users(services, form.user_ids)),
         tuple(dict.fromkeys(group.strip() for group in form.groups if group.strip())),
     )
-    await services.gateway.access.store.set(access)
+    await services.model_access.set(access)
     services.events.record(
         "model.access_changed",
         scope=request.scope,
@@ -74,7 +74,7 @@ async def set_model_access(
 
 @router.get("/api/v1/groups/{name}/members")
 async def get_group_members(name: str, _: AdminUser, services: ServicesDep) -> dict[str, object]:
-    return {"name": name, "user_ids": await services.gateway.access.store.members(name)}
+    return {"name": name, "user_ids": await services.model_access.members(name)}
 
 
 @router.post("/api/v1/groups/{name}/members")
@@ -86,7 +86,7 @@ async def set_group_members(
     services: ServicesDep,
 ) -> dict[str, object]:
     user_ids = await _known_users(services, form.user_ids)
-    await services.gateway.access.store.set_members(name, user_ids)
+    await services.model_access.set_members(name, user_ids)
     services.events.record(
         "group.members_changed",
         scope=request.scope,

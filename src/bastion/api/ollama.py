@@ -12,8 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from bastion.api.completions import json_object
-from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.api.deps import ServicesDep, VerifiedUser, json_object
 from bastion.auth.authenticate import Principal
 from bastion.errors import Forbidden
 from bastion.gateway.upstreams import ModelNotFound

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from bastion.audit.logfile import rotated_files
 from bastion.errors import BastionError
 
@@ -92,6 +94,13 @@ def entries(path: Path) -> Iterator[dict[str, Any]]:
                     continue
                 if isinstance(entry, dict):
                     yield entry
+
+
+async def search_off_loop(
+    path: Path, where: Filter, *, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """:func:`search` in a worker thread: reading the log is blocking file I/O."""
+    return await anyio.to_thread.run_sync(lambda: search(path, where, limit=limit, cursor=cursor))
 
 
 def search(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bastion.auth.roles import ROLES, Role
@@ -516,10 +516,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         costly_rate_limit=_limit(env, "COSTLY_RATE_LIMIT", "60/1m"),
         warnings=(),
     )
-    fields = {name: value for name, value in overrides.items() if value is not None}
-    return replace(  # type: ignore[arg-type]
-        settings, warnings=tuple(env.warnings), notices=tuple(env.notices), **fields
-    )
+    # Overrides come from the command line and tests, already typed by their callers.
+    fields: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
+    return replace(settings, warnings=tuple(env.warnings), notices=tuple(env.notices), **fields)
 
 
 # Audit log

@@ -194,6 +194,10 @@ class Files:
             row = await session.get(StoredFile, file_id)
             return None if row is None else _record(row)
 
+    async def content(self, record: FileRecord) -> AsyncIterator[bytes]:
+        """The stored bytes of ``record``, opened now, read in chunks as iterated."""
+        return await self.uploads.open(record.id)
+
     async def list(self, user_id: str) -> Sequence[FileRecord]:
         async with self._db.session() as session:
             rows = (

@@ -113,7 +113,7 @@ class CsrfMiddleware:
         trusted_origins: Iterable[str] = (),
         login_paths: Iterable[str] = (),
         other_bodies: Iterable[str] = (),
-        on_refusal: Callable[[Scope, str], None] | None = None,
+        on_refusal: Callable[[Scope, str], object] | None = None,
     ) -> None:
         self.app = app
         self.tokens = tokens
