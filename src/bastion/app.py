@@ -154,6 +154,7 @@ def create_app(
         login_paths=("/api/v1/auths/signin", "/api/v1/auths/signup"),
         # Uploads are multipart; CSP reports are sent by browsers as their own types.
         other_bodies=("/api/v1/files", "/api/v1/security/csp-report"),
+        sessionless_paths=("/api/v1/security/csp-report",),
         on_refusal=lambda scope, reason: services.events.record(
             "csrf.refused", outcome="denied", scope=scope, reason=reason
         ),
