@@ -17,6 +17,7 @@ from bastion.api import (
     auths,
     chats,
     completions,
+    config,
     files,
     health,
     models,
@@ -123,6 +124,7 @@ def create_app(
         chats.router,
         files.router,
         retrieval.router,
+        config.router,
     ):
         app.include_router(router)
 
