@@ -17,6 +17,7 @@ from bastion.api import (
     auths,
     chats,
     completions,
+    config,
     files,
     health,
     models,
@@ -120,6 +121,7 @@ def create_app(
         chats.router,
         files.router,
         retrieval.router,
+        config.router,
     ):
         app.include_router(router)
 
@@ -151,6 +153,7 @@ def create_app(
         login_paths=("/api/v1/auths/signin", "/api/v1/auths/signup"),
         # Uploads are multipart; CSP reports are sent by browsers as their own types.
         other_bodies=("/api/v1/files", "/api/v1/security/csp-report"),
+        sessionless_paths=("/api/v1/security/csp-report",),
         on_refusal=lambda scope, reason: services.events.record(
             "csrf.refused", outcome="denied", scope=scope, reason=reason
         ),

@@ -276,6 +276,8 @@ async def signout(request: Request, response: Response, services: ServicesDep) -
             reason="signout",
         )
     response.delete_cookie(COOKIE_NAME, path="/")
+    # The browser also drops what the pages cached or stored, so Back shows nothing.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return {"status": True}
 
 

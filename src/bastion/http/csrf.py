@@ -100,7 +100,9 @@ class CsrfMiddleware:
     ``trusted_origins`` are Bastion's own origins (``scheme://host[:port]``); when empty,
     the request's own scheme and Host (as the proxy layer set them) are the origin.
     ``login_paths`` get the Origin checks without a cookie. ``other_bodies`` are path
-    prefixes (segment-wise) whose routes take bodies other than JSON. ``on_refusal(scope,
+    prefixes (segment-wise) whose routes take bodies other than JSON. ``sessionless_paths``
+    act for no session (a browser's CSP reports carry the cookie but no token), so the
+    cookie is not checked there. ``on_refusal(scope,
     reason)`` records the refusal as a security event.
     """
 
@@ -113,6 +115,7 @@ class CsrfMiddleware:
         trusted_origins: Iterable[str] = (),
         login_paths: Iterable[str] = (),
         other_bodies: Iterable[str] = (),
+        sessionless_paths: Iterable[str] = (),
         on_refusal: Callable[[Scope, str], object] | None = None,
     ) -> None:
         self.app = app
@@ -126,6 +129,7 @@ class CsrfMiddleware:
             origins.append(normalised)
         self.trusted_origins = frozenset(origins)
         self.login_paths = frozenset(path.rstrip("/") for path in login_paths)
+        self.sessionless_paths = frozenset(path.rstrip("/") for path in sessionless_paths)
         self._other_bodies = tuple(
             (prefix.rstrip("/"), prefix.rstrip("/") + "/") for prefix in other_bodies
         )
@@ -160,7 +164,7 @@ class CsrfMiddleware:
                 has_body = True
 
         if not bearer:
-            if cookie is not None:
+            if cookie is not None and scope["path"].rstrip("/") not in self.sessionless_paths:
                 session = cookie_parser(cookie.decode("latin-1")).get(self.cookie_name) or None
             # Signing in acts on no session, whatever cookie the browser still holds.
             if scope["path"].rstrip("/") in self.login_paths:

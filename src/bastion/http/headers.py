@@ -33,8 +33,11 @@ DEFAULT_HSTS = "max-age=31536000; includeSubDomains"
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'; form-action 'self'"
+    "frame-ancestors 'none'; form-action 'self'; "
+    "report-uri /api/v1/security/csp-report; report-to csp"
 )
+# The endpoint `report-to csp` names (Reporting API); report-uri serves older browsers.
+DEFAULT_REPORTING_ENDPOINTS = 'csp="/api/v1/security/csp-report"'
 # Where the per-request nonce goes in DEFAULT_CSP: right after script-src 'self'.
 _CSP_NONCE_AT = DEFAULT_CSP.index("; style-src")
 
@@ -307,6 +310,7 @@ def build_security_headers(settings: Settings) -> tuple[SecurityHeaders, list[st
             cache_control = pair[1]
         elif variable.name == "CONTENT_SECURITY_POLICY" and value == DEFAULT_CSP:
             nonce_csp = (pair[1][:_CSP_NONCE_AT], pair[1][_CSP_NONCE_AT:])
+            enforced.append((b"reporting-endpoints", DEFAULT_REPORTING_ENDPOINTS.encode()))
         elif variable.header in _OVERRIDABLE:
             overridable.append(pair)
         else:

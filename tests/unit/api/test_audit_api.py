@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bastion.audit import query
@@ -205,3 +206,37 @@ async def test_bad_csp_reports_are_refused(
     )
     assert response.status_code == status
     assert not [e for e in logged(bastion) if e["type"] == "csp.report"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/csp-report", {"csp-report": {"document-uri": "http://testserver/"}}),
+        (
+            "application/reports+json",
+            [{"type": "csp-violation", "body": {"documentURL": "http://testserver/"}}],
+        ),
+    ],
+)
+async def test_a_signed_in_browser_reports_without_a_csrf_token(
+    bastion: Bastion, content_type: str, body: Any
+) -> None:
+    # Chromium sends report-uri posts with the session cookie, never with X-CSRF-Token.
+    user = await bastion.signup("reporter@example.com")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=bastion.app),
+        base_url="http://testserver",
+        cookies={"token": user["token"]},
+    ) as browser:
+        response = await browser.post(
+            "/api/v1/security/csp-report",
+            content=json.dumps(body),
+            headers={"Content-Type": content_type, "Origin": "http://testserver"},
+        )
+        refused = await browser.post("/api/v1/chats/new", json={})
+    assert response.status_code == 204
+    assert [e["details"] for e in logged(bastion) if e["type"] == "csp.report"] == [
+        {"documentURL": "http://testserver/"}
+    ]
+    # Everywhere else the cookie still needs its token.
+    assert refused.status_code == 403 and refused.json()["code"] == "csrf_failed"

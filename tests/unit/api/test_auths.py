@@ -196,6 +196,7 @@ async def test_signout_revokes_the_token_and_clears_the_cookie(bastion: Bastion)
         'token=""' in response.headers["set-cookie"]
         or "Max-Age=0" in response.headers["set-cookie"]
     )
+    assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'
     refused = await bastion.me(user["token"])
     assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
     # Only that session ends.

@@ -1,0 +1,42 @@
+"""``GET /api/config``: the public facts the sign-in page needs, in open-webui's shape.
+
+Answer (nothing secret, the same for everyone)::
+
+    {"status": true, "name": "Bastion", "version": "0.1.0", "default_locale": "en-US",
+     "oauth": {"providers": {}},
+     "features": {"auth": true, "auth_trusted_header": false, "enable_ldap": false,
+                  "enable_api_key": bool, "enable_signup": bool,
+                  "enable_login_form": true, "enable_websocket": false}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from bastion import __version__
+from bastion.api.deps import ServicesDep
+
+router = APIRouter(tags=["config"])
+
+
+@router.get("/api/config")
+async def read_config(services: ServicesDep) -> dict[str, Any]:
+    settings = services.settings
+    return {
+        "status": True,
+        "name": "Bastion",
+        "version": __version__,
+        "default_locale": "en-US",
+        "oauth": {"providers": {}},
+        "features": {
+            "auth": True,
+            "auth_trusted_header": False,
+            "enable_ldap": False,
+            "enable_api_key": settings.enable_api_keys,
+            "enable_signup": settings.enable_signup,
+            "enable_login_form": True,
+            "enable_websocket": False,
+        },
+    }
