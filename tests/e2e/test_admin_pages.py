@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import WIDTHS, Account, Served
+from tests.e2e.harness import WIDTHS, Account, PageProblems, Served
 
 ADMIN_PAGES = {
     "users": ("/admin/users", "Users"),
@@ -64,7 +64,7 @@ def test_admin_pages_are_refused_to_others(
     make_user: Callable[..., Account],
     new_context: Callable[..., BrowserContext],
     screenshot: Callable[[Page, str], Path],
-    problems,  # type: ignore[no-untyped-def]
+    problems: PageProblems,
 ) -> None:
     problems.allow(r"status of 403")
     user = make_user("Ursula User")

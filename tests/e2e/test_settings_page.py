@@ -11,7 +11,7 @@ import openai
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import WIDTHS, Account, Served
+from tests.e2e.harness import WIDTHS, Account, PageProblems, Served
 
 
 def _settings(new_context: Callable[..., BrowserContext], account: Account, width: str) -> Page:
@@ -50,8 +50,13 @@ def test_the_profile_name_is_saved(
 
 
 def test_a_password_refused_by_the_policy_shows_its_message(
-    served: Served, make_user: Callable[..., Account], new_context: Callable[..., BrowserContext]
+    served: Served,
+    make_user: Callable[..., Account],
+    new_context: Callable[..., BrowserContext],
+    problems: PageProblems,
 ) -> None:
+    # The refusal itself: the browser logs the 400 it fetched.
+    problems.allow(r"status of 400 \(Bad Request\)")
     user = make_user("Pat Password")
     before = served.query("SELECT password_hash FROM users WHERE id = ?", user.id)
     page = _settings(new_context, user, "laptop")

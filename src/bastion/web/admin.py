@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import Response
 
 from bastion.audit.overview import RANGES, overview
 from bastion.auth.authenticate import Principal
@@ -24,7 +24,8 @@ from bastion.web.templating import pages_of, redirect, signed_in, to_signin
 
 router = APIRouter(include_in_schema=False)
 
-Page = HTMLResponse | RedirectResponse
+# A page, a redirect to sign in, or the 403 page.
+Page = Response
 
 # The overview's kinds, in the order shown, with their headings.
 KIND_TITLES = {

@@ -18,6 +18,7 @@ WIDTH = 640
 HEIGHT = 200
 _TOP = 10  # room above the highest bar for its value
 _BOTTOM = 24  # room below the axis for the labels
+_SIDE = 16  # room left and right for the first and last labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,19 @@ class Series:
 
 def _svg(chart_id: str, title: str, description: str, body: Markup, css: str) -> Markup:
     return Markup(
-        '<svg class="chart {css}" id="{id}" viewBox="0 0 {w} {h}" role="img" '
+        '<svg class="chart {css}" id="{id}" viewBox="-{pad} 0 {vw} {h}" role="img" '
         'aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>{body}</svg>'
-    ).format(css=css, id=chart_id, w=WIDTH, h=HEIGHT, title=title, desc=description, body=body)
+    ).format(
+        css=css,
+        id=chart_id,
+        pad=_SIDE,
+        vw=WIDTH + 2 * _SIDE,
+        h=HEIGHT,
+        title=title,
+        desc=description,
+        body=body,
+    )
 
 
 def _label_every(count: int) -> int:
