@@ -59,16 +59,10 @@ async def ensure_admin(services: Services) -> None:
         return
     if await services.users.count() > 0:
         return
-    email = settings.admin_email.lower()
-    services.password_policy.check(settings.admin_password, context=(email, settings.admin_name))
-    await services.users.create(
-        email=email,
-        name=settings.admin_name,
-        password_hash=await services.hasher.hash_async(settings.admin_password),
-        role="admin",
-        first_is_admin=False,
+    admin = await services.create_admin(
+        settings.admin_email, settings.admin_name, settings.admin_password
     )
-    log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", email)
+    log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", admin.email)
 
 
 def tune_gc_for_serving() -> None:

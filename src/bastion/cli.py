@@ -118,7 +118,7 @@ def shared_state_notices(settings: Settings) -> list[tuple[int, str]]:
                 "Set REDIS_URL to make them global.",
             )
         )
-    if not settings.revocation_cache_is_local:
+    if not settings.sees_every_write:
         database = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
         notices.append(
             (
@@ -219,14 +219,7 @@ def _create_admin(
     async def run() -> None:
         try:
             await prepare(services)
-            services.password_policy.check(password, context=(email.lower(), name))
-            await services.users.create(
-                email=email.lower(),
-                name=name,
-                password_hash=await services.hasher.hash_async(password),
-                role="admin",
-                first_is_admin=False,
-            )
+            await services.create_admin(email, name, password)
         finally:
             await services.close()
 

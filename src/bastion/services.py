@@ -24,15 +24,15 @@ from bastion.config import Settings
 from bastion.files.service import Files
 from bastion.files.storage import UploadDir
 from bastion.gateway.proxy import Gateway, build_gateway
-from bastion.ratelimit.failover import FailoverStorage, SharedRedis
+from bastion.ratelimit import Failover, storage_from_uri
+from bastion.ratelimit.failover import FailoverStorage
 from bastion.ratelimit.limiter import Limiter
-from bastion.ratelimit.redis import RedisStorage
-from bastion.ratelimit.storage import MemoryStorage, Storage
 from bastion.ratelimit.strategies import SlidingWindowLog
 from bastion.retrieval.web import WebFetcher
+from bastion.shared.breaker import SharedRedis
 from bastion.store.chats import Chats
 from bastion.store.db import Database
-from bastion.store.users import Users
+from bastion.store.users import UserRecord, Users
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,21 @@ class Services:
         if self.shared is not None:
             await self.shared.start()
 
+    async def create_admin(self, email: str, name: str, password: str) -> UserRecord:
+        """An administrator account, its password held to the policy like everyone's.
+
+        Raises ``PasswordPolicyError`` for a password the policy refuses.
+        """
+        email = email.lower()
+        self.password_policy.check(password, context=(email, name))
+        return await self.users.create(
+            email=email,
+            name=name,
+            password_hash=await self.hasher.hash_async(password),
+            role="admin",
+            first_is_admin=False,
+        )
+
     async def close(self) -> None:
         await self.gateway.aclose()
         await self.web_fetch.aclose()
@@ -88,21 +103,16 @@ class Services:
         if settings.audit_webhook_url is not None:
             webhook = WebhookSink(settings.audit_webhook_url)
             events.add_sink(webhook)
-        local = MemoryStorage(max_keys=settings.rate_limit_memory_max_keys)
-        shared = None
-        storage: Storage = local
-        if settings.redis_url is not None:
-            redis = RedisStorage(
-                settings.redis_url,
-                prefix=settings.redis_key_prefix,
-                timeout=settings.redis_timeout,
-            )
-            shared = SharedRedis(
-                redis, events=events, retry_interval=settings.redis_retry_interval, clock=clock
-            )
+        storage = storage_from_uri(
+            settings.redis_url or "memory://",
+            max_keys=settings.rate_limit_memory_max_keys,
+            prefix=settings.redis_key_prefix,
+            timeout=settings.redis_timeout,
             # Sign-in limits stay in force while Redis is away: per process, not global.
-            storage = FailoverStorage(shared, local)
-        cache = settings.revocation_cache_is_local
+            failover=Failover(events, settings.redis_retry_interval, clock),
+        )
+        shared = storage.shared if isinstance(storage, FailoverStorage) else None
+        cache = settings.sees_every_write
         users = Users(db, cache=cache, shared=shared)
         revocations = Revocations(db, cache=cache, clock=clock, shared=shared)
         if shared is not None:

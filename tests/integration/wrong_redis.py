@@ -14,7 +14,7 @@ import contextlib
 
 import hiredis
 
-from bastion.ratelimit.resp import pack
+from bastion.shared.resp import pack
 
 # Replies Bastion cannot use, by what is wrong with them.
 OK = b"+OK\r\n"

@@ -17,7 +17,7 @@ from bastion.config import (
     parse_duration,
     parse_size,
 )
-from bastion.ratelimit.limits import RateLimit
+from bastion.config.reader import RateLimit
 
 
 def _load(tmp_path: Path, **env: str):
@@ -313,8 +313,8 @@ def test_limits_and_redis_settings_are_read(tmp_path: Path) -> None:
     ) == (5, 180.0)
     assert (settings.costly_rate_limit.amount, settings.costly_rate_limit.period) == (10, 1.0)
     # Redis shares revocations: no in-process cache even with one worker on SQLite.
-    assert settings.revocation_cache_is_local is False
-    assert _load(tmp_path).revocation_cache_is_local is True
+    assert settings.sees_every_write is False
+    assert _load(tmp_path).sees_every_write is True
 
 
 @pytest.mark.parametrize(

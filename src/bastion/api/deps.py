@@ -14,8 +14,8 @@ from bastion.auth.api_keys import looks_like_api_key
 from bastion.auth.authenticate import Principal, read_credential
 from bastion.auth.rbac import require_role
 from bastion.config import Settings
+from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
-from bastion.ratelimit.limits import RateLimit
 from bastion.services import Services
 
 

@@ -73,7 +73,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _record(row: ApiKey) -> ApiKeyRecord:
+def _key_record(row: ApiKey) -> ApiKeyRecord:
     return ApiKeyRecord(
         id=row.id,
         user_id=row.user_id,
@@ -153,7 +153,7 @@ class ApiKeys:
         )
         async with self._db.session() as session, session.begin():
             session.add(row)
-        return _record(row), key
+        return _key_record(row), key
 
     async def list(self, user_id: str) -> list[ApiKeyRecord]:
         async with self._db.session() as session:
@@ -162,7 +162,7 @@ class ApiKeys:
                 .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
                 .order_by(ApiKey.created_at)
             )
-            return [_record(row) for row in rows.scalars()]
+            return [_key_record(row) for row in rows.scalars()]
 
     async def revoke(self, user_id: str, key_id: str) -> None:
         async with self._db.session() as session, session.begin():
@@ -182,7 +182,7 @@ class ApiKeys:
             row = (
                 await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
             ).scalar_one_or_none()
-            record = None if row is None else _record(row)
+            record = None if row is None else _key_record(row)
         now = self._now()
         if record is None or record.revoked_at is not None:
             raise ApiKeyRefused

@@ -15,11 +15,10 @@ from starlette.types import Scope
 from bastion.auth.api_keys import ApiKeyOutOfScope, ApiKeys, looks_like_api_key, path_allowed
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
+from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
-from bastion.ratelimit.failover import SharedRedis
 from bastion.ratelimit.limiter import Limiter
-from bastion.ratelimit.limits import RateLimit
-from bastion.ratelimit.strategies import decide, windows_for
+from bastion.shared.breaker import SharedRedis
 from bastion.store.users import UserRecord, Users
 
 COOKIE_NAME = "token"
@@ -116,13 +115,14 @@ class Authenticator:
         if self.shared is not None:
             # One round trip: revoked?, the account's token version, the caller's limit.
             now = self.limiter.clock()
+            windows = self.limiter.strategy.windows(limits)
             check = await self.shared.run(
-                lambda redis: redis.check_token(claims.jti, claims.sub, windows_for(limits), now)
+                lambda redis: redis.check_token(claims.jti, claims.sub, windows, now)
             )
             if check is not None:
-                decision = decide(limits, check.acquired, now)
-                if not decision.allowed:
-                    self.limiter.refused("api", decision, scope=scope, user_id=claims.sub)
+                self.limiter.decide(
+                    "api", limits, check.acquired, now, scope=scope, user_id=claims.sub
+                )
                 if check.seeded:
                     if check.revoked:
                         raise NotAuthenticated("The session has ended.", code="token_revoked")

@@ -38,8 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.errors import BastionError
 from bastion.ratelimit.limiter import RateLimited
-from bastion.ratelimit.storage import MemoryStorage, Storage, Window
-from bastion.ratelimit.strategies import Decision
+from bastion.ratelimit.storage import MemoryStorage, Storage
+from bastion.ratelimit.strategies import Decision, SlidingWindowLog
 from bastion.store.db import Database, epoch
 from bastion.store.models import SigninFailure, User
 from bastion.store.users import UserRecord
@@ -69,7 +69,7 @@ class Lockouts:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
-        self._storage: Storage = MemoryStorage() if storage is None else storage
+        self._counts = SlidingWindowLog(MemoryStorage() if storage is None else storage)
         self.free_failures = free_failures
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -147,15 +147,14 @@ class Lockouts:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _unknown_failures(self, email: str, *, record: bool) -> int:
-        """Failures on an e-mail without an account, this one included when ``record``.
-
-        A window of amount 0 is always full, so the storage reports the count and adds
-        nothing: a look without a hit, through the one primitive storages provide.
-        """
-        amount = self.threshold if record else 0
-        window = Window(f"lockout:{email}", amount, UNKNOWN_EMAIL_LOCK_PERIOD)
-        acquired = await self._storage.acquire([window], self._clock())
-        return acquired.states[0].count + (1 if acquired.allowed else 0)
+        """Failures on an e-mail without an account, this one included when ``record``."""
+        return await self._counts.count(
+            f"lockout:{email}",
+            self.threshold,
+            UNKNOWN_EMAIL_LOCK_PERIOD,
+            self._clock(),
+            record=record,
+        )
 
     async def succeeded(self, user: UserRecord, client_ip: str) -> None:
         async with self._db.session() as session, session.begin():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bastion.auth.authenticate import Principal
-from bastion.config import Role
+from bastion.auth.roles import Role
 from bastion.errors import Forbidden, NotFound
 
 

@@ -24,8 +24,8 @@ from bastion.store.db import Database, epoch
 from bastion.store.models import RevokedToken
 
 if TYPE_CHECKING:
-    from bastion.ratelimit.failover import SharedRedis
-    from bastion.ratelimit.redis import RedisStorage
+    from bastion.shared.breaker import SharedRedis
+    from bastion.shared.redis import RedisStorage
 
 _NEVER = float("inf")
 

@@ -217,7 +217,7 @@ def build_gateway(
         clock=clock,
     )
     access = ModelAccessControl(
-        ModelAccessStore(db, cache=settings.revocation_cache_is_local),
+        ModelAccessStore(db, cache=settings.sees_every_write),
         bypass=settings.bypass_model_access_control,
     )
     return Gateway(

@@ -17,8 +17,9 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bastion.config.reader import IPNetwork
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _XFF = b"x-forwarded-for"
 _PROTO = b"x-forwarded-proto"

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bastion.config.reader import IPNetwork
 from bastion.errors import BastionError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _net = ipaddress.ip_network
 

@@ -9,8 +9,9 @@ from typing import Any, NoReturn
 from starlette.types import Scope
 
 from bastion.audit.events import SecurityEvents
+from bastion.config.reader import RateLimit
 from bastion.errors import BastionError
-from bastion.ratelimit.limits import RateLimit
+from bastion.ratelimit.storage import Acquired
 from bastion.ratelimit.strategies import Decision, SlidingWindowLog
 
 
@@ -46,6 +47,22 @@ class Limiter:
     ) -> Decision:
         """Count one hit under every ``(limit, key)``; raise :class:`RateLimited` if full."""
         decision = await self.strategy.hit(items, self.clock())
+        if not decision.allowed:
+            self.refused(name, decision, scope=scope, **who)
+        return decision
+
+    def decide(
+        self,
+        name: str,
+        items: Sequence[tuple[RateLimit, str]],
+        acquired: Acquired,
+        now: float,
+        *,
+        scope: Scope | None = None,
+        **who: Any,
+    ) -> Decision:
+        """As :meth:`hit`, on counts a storage gave for ``strategy.windows(items)``."""
+        decision = self.strategy.decide(items, acquired, now)
         if not decision.allowed:
             self.refused(name, decision, scope=scope, **who)
         return decision

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bastion.ratelimit.limits import RateLimit
+from bastion.config.reader import RateLimit
 from bastion.ratelimit.storage import Acquired, Storage, Window
 
 
@@ -99,8 +99,31 @@ class SlidingWindowLog:
         """Count one hit against every ``(limit, key)`` at once, or against none."""
         if not items:
             return UNLIMITED
-        acquired = await self.storage.acquire(windows_for(items), now)
+        acquired = await self.storage.acquire(self.windows(items), now)
+        return self.decide(items, acquired, now)
+
+    def windows(self, items: Sequence[tuple[RateLimit, str]]) -> list[Window]:
+        """What to ask a storage for one hit on ``items``, for a caller that sends it
+        together with other work in one round trip (the token check does)."""
+        return windows_for(items)
+
+    def decide(
+        self, items: Sequence[tuple[RateLimit, str]], acquired: Acquired, now: float
+    ) -> Decision:
+        """The decision on what a storage answered to :meth:`windows`."""
         return decide(items, acquired, now)
+
+    async def count(self, key: str, amount: int, period: float, now: float, *, record: bool) -> int:
+        """Hits under ``key`` in the last ``period``, this one included when ``record``
+        is true and there was room under ``amount``.
+
+        Without ``record`` it is a look: a window of amount 0 is always full, so the
+        storage reports the count and adds nothing, through the one primitive storages
+        provide.
+        """
+        window = Window(key, amount if record else 0, period)
+        acquired = await self.storage.acquire([window], now)
+        return acquired.states[0].count + (1 if acquired.allowed else 0)
 
     async def reset(self, limit: RateLimit, key: str) -> None:
         await self.storage.clear(windows_for([(limit, key)])[0].key)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from bastion.config import Role
+from bastion.auth.roles import Role
 from bastion.errors import Conflict
 from bastion.store.db import Database
 from bastion.store.models import User
@@ -24,7 +24,7 @@ from bastion.store.models import User
 GONE_VERSION = 2**52  # a deleted account's token version: no token carries it
 
 if TYPE_CHECKING:
-    from bastion.ratelimit.failover import SharedRedis
+    from bastion.shared.breaker import SharedRedis
 
 # Accounts whose record is kept while Redis vouches for their token version.
 _VERSIONED_CACHE_SIZE = 10_000

@@ -1,4 +1,5 @@
-"""The sliding-window log, the same tests on every storage (memory and a real Redis)."""
+"""The sliding-window log, the same tests on every storage: memory, a real Redis, and the
+failover storage (a real Redis behind the circuit breaker, memory while it is away)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bastion.audit.events import SecurityEvents
 from bastion.ratelimit import (
+    Failover,
     MemoryStorage,
     RateLimit,
     SlidingWindowLog,
@@ -15,21 +18,30 @@ from bastion.ratelimit import (
     parse_limit,
     storage_from_uri,
 )
-from bastion.ratelimit.redis import RedisStorage
+from bastion.ratelimit.failover import FailoverStorage
 from bastion.ratelimit.storage import Window
+from bastion.shared.redis import RedisStorage
 from tests.integration.redis_server import RedisServer
 
 T0 = 1_800_000_000.0
 SCRIPT_COMMANDS = {"zremrangebyscore", "zcard", "zrange", "zadd", "pexpire"}
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "failover"])
 async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
     if request.param == "memory":
-        uri = "memory://"
+        storage = storage_from_uri("memory://")
+    elif request.param == "redis":
+        storage = storage_from_uri(request.getfixturevalue("redis_url"), prefix="test")
     else:
-        uri = request.getfixturevalue("redis_url")
-    storage = storage_from_uri(uri, prefix="test")
+        storage = storage_from_uri(
+            request.getfixturevalue("redis_url"),
+            prefix="test",
+            failover=Failover(SecurityEvents()),
+        )
+        assert isinstance(storage, FailoverStorage)
+        await storage.shared.start()
+        assert storage.shared.available  # the suite runs on Redis, not on the fallback
     yield storage
     await storage.close()
 

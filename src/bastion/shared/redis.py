@@ -1,6 +1,6 @@
 """The Redis storage: every multi-step change is one Lua script, one round trip.
 
-Scripts ship as package data (``ratelimit/lua``), are loaded once with SCRIPT LOAD and
+Scripts ship as package data (``shared/lua``), are loaded once with SCRIPT LOAD and
 run with EVALSHA; a Redis that forgot them (restarted, SCRIPT FLUSH) answers NOSCRIPT
 and they are loaded again. Every call has a deadline: a hung Redis costs a request at
 most ``timeout`` seconds, then the caller falls back (see ``failover``).
@@ -28,11 +28,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
-from bastion.ratelimit.resp import PipelinedConnection, UnusableReply
 from bastion.ratelimit.storage import Acquired, Window, WindowState
 from bastion.ratelimit.strategies import hit_token
+from bastion.shared.resp import PipelinedConnection, UnusableReply
 
-_LUA = files("bastion.ratelimit") / "lua"
+_LUA = files("bastion.shared") / "lua"
 SEEDED = "seeded"
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from redis.exceptions import RedisError
 
-from bastion.ratelimit.redis import RedisStorage
-from bastion.ratelimit.resp import PipelinedConnection, UnusableReply
 from bastion.ratelimit.storage import Window
+from bastion.shared.redis import RedisStorage
+from bastion.shared.resp import PipelinedConnection, UnusableReply
 from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
 

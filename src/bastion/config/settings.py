@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -20,51 +19,18 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from bastion.http.hosts import validate_host_patterns
-from bastion.ratelimit.limits import RateLimit, parse_limit
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-SECRET_KEY_FILE = ".webui_secret_key"  # noqa: S105 (a file name)
-MIN_SECRET_KEY_LENGTH = 32
-
-# Published defaults from tutorials, compose files and open-webui itself: a key that
-# anyone can read forges every token, so these are refused whatever their length.
-KNOWN_DEFAULT_SECRETS = frozenset(
-    {
-        "t0p-s3cr3t",
-        "changeme",
-        "change-me",
-        "change_me",
-        "changethis",
-        "secret",
-        "secret-key",
-        "secretkey",
-        "your-secret-key",
-        "your_secret_key",
-        "supersecret",
-        "super-secret",
-        "mysecret",
-        "password",
-        "default",
-        "webui-secret-key",
-        "open-webui",
-        "please-change-me",
-        "your-secret-key-here",
-        "change-this-to-a-random-secret-key",
-        "a-very-long-secret-key-that-nobody-will-guess",
-    }
+from bastion.auth.roles import ROLES, Role
+from bastion.config.reader import (
+    EnvReader,
+    IPNetwork,
+    RateLimit,
+    SettingsError,
+    parse_duration,
+    parse_limit,
+    parse_size,
 )
-
-
-class SettingsError(Exception):
-    """A setting that cannot be used; ``str()`` is the one line printed at start."""
-
-    def __init__(self, variable: str, problem: str, fix: str) -> None:
-        self.variable = variable
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{variable}: {problem}. Fix: {fix}.")
+from bastion.config.secret_key import fallback_keys, secret_key
+from bastion.http.hosts import validate_host_patterns
 
 
 class CookieSecure(StrEnum):
@@ -74,10 +40,8 @@ class CookieSecure(StrEnum):
 
 
 SameSite = Literal["lax", "strict", "none"]
-Role = Literal["admin", "user", "pending"]
 AuditLevelName = Literal["NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE"]
 AUDIT_LEVELS: tuple[AuditLevelName, ...] = ("NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE")
-ROLES: tuple[Role, ...] = ("admin", "user", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,198 +162,17 @@ class Settings:
     notices: tuple[str, ...] = field(default=(), compare=False)
 
     @property
-    def revocation_cache_is_local(self) -> bool:
-        """Whether this process sees every revocation, so that it may keep them in memory.
+    def sees_every_write(self) -> bool:
+        """Whether every write to the database goes through this process.
 
-        Only one worker on the embedded SQLite database is alone; on PostgreSQL other
-        instances may share the database, and without a shared cache every check must
-        reach it.
+        Then it may answer from memory what would otherwise need the database on each
+        request: revocations, accounts and model access. Only one worker on the embedded
+        SQLite database is alone; on PostgreSQL other instances may share the database,
+        and without Redis every check must reach it.
         """
         return (
             self.redis_url is None and self.workers == 1 and self.database_url.startswith("sqlite")
         )
-
-
-class _Reader:
-    """Reads and converts variables, collecting warnings on the way."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.env = environ
-        self.warnings: list[str] = []
-        self.notices: list[str] = []
-
-    def raw(self, name: str) -> str | None:
-        return self.env.get(name)
-
-    def text(self, name: str, default: str) -> str:
-        value = self.env.get(name)
-        return default if value is None else value.strip()
-
-    def optional(self, name: str) -> str | None:
-        value = self.env.get(name)
-        if value is None or not value.strip():
-            return None
-        return value.strip()
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.env.get(name)
-        if value is None or not value.strip():
-            return default
-        lowered = value.strip().lower()
-        if lowered in {"true", "1", "yes", "on"}:
-            return True
-        if lowered in {"false", "0", "no", "off"}:
-            return False
-        raise SettingsError(name, f"{value!r} is not a boolean", "use true or false")
-
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        value = self.env.get(name)
-        if value is None or not value.strip():
-            return default
-        try:
-            number = int(value.strip())
-        except ValueError:
-            raise SettingsError(
-                name,
-                f"{value!r} is not a whole number",
-                f"use a number from {minimum} to {maximum}",
-            ) from None
-        if not minimum <= number <= maximum:
-            raise SettingsError(
-                name, f"{number} is out of range", f"use a number from {minimum} to {maximum}"
-            )
-        return number
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.text(name, default).lower()
-        if value not in choices:
-            raise SettingsError(
-                name,
-                f"{self.env.get(name)!r} is not one of {', '.join(choices)}",
-                f"set it to one of {', '.join(choices)}",
-            )
-        return value
-
-    def csv(self, name: str, sep: str = ",") -> tuple[str, ...]:
-        value = self.env.get(name) or ""
-        return tuple(part.strip() for part in value.split(sep) if part.strip())
-
-
-_DURATION_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
-_DURATION_UNITS = {
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-    "w": timedelta(weeks=1),
-}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30m``, ``12h``, ``7d``, ``4w`` or sums such as ``1d12h``; raises ValueError."""
-    compact = re.sub(r"\s+", "", text)
-    if not compact or _DURATION_PART.sub("", compact):
-        raise ValueError(f"{text!r} is not a duration")
-    total = timedelta()
-    for amount, unit in _DURATION_PART.findall(compact):
-        total += int(amount) * _DURATION_UNITS[unit.lower()]
-    if total <= timedelta():
-        raise ValueError(f"{text!r} is not a positive duration")
-    return total
-
-
-_SIZE = re.compile(r"(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?", re.IGNORECASE)
-_SIZE_UNITS = {
-    None: 1,
-    "b": 1,
-    "kb": 1000,
-    "kib": 1024,
-    "mb": 1000**2,
-    "mib": 1024**2,
-    "gb": 1000**3,
-    "gib": 1024**3,
-}
-
-
-def parse_size(text: str) -> int:
-    """``2048``, ``64KiB``, ``10MB``: a byte count; raises ValueError."""
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a size")
-    unit = match.group(2).lower() if match.group(2) else None
-    return int(match.group(1)) * _SIZE_UNITS[unit]
-
-
-def _secret_key(env: _Reader, data_dir: Path) -> str:
-    configured = env.raw("WEBUI_SECRET_KEY")
-    if configured is not None and configured.strip():
-        key = configured.strip()
-        if key.lower() in KNOWN_DEFAULT_SECRETS:
-            raise SettingsError(
-                "WEBUI_SECRET_KEY",
-                "it is a publicly known default, so anyone can forge tokens",
-                "unset it to have one generated, or use `python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'`",
-            )
-        if len(key) < MIN_SECRET_KEY_LENGTH:
-            raise SettingsError(
-                "WEBUI_SECRET_KEY",
-                f"it is {len(key)} characters, under the minimum of {MIN_SECRET_KEY_LENGTH}",
-                "unset it to have one generated, or use `python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'`",
-            )
-        env.notices.append("secret key: from WEBUI_SECRET_KEY")
-        return key
-    path = data_dir / SECRET_KEY_FILE
-    existed = path.exists()
-    key = load_or_create_secret_file(path)
-    env.notices.append(
-        f"secret key: from {path}"
-        if existed
-        else f"secret key: WEBUI_SECRET_KEY is unset, so a new one was generated and saved to "
-        f"{path} (mode 0600); keep that file, or every token and API key becomes invalid"
-    )
-    return key
-
-
-def load_or_create_secret_file(path: Path) -> str:
-    """The generated key: 256 random bits, kept 0600 and reused on every start."""
-    try:
-        key = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        key = ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(
-            "WEBUI_SECRET_KEY",
-            f"the key file {path} cannot be read ({exc})",
-            "fix its permissions or set WEBUI_SECRET_KEY",
-        ) from None
-    if key:
-        if len(key) < MIN_SECRET_KEY_LENGTH:
-            raise SettingsError(
-                "WEBUI_SECRET_KEY",
-                f"the key file {path} holds a key that is too short",
-                "delete the file to have a new key generated",
-            )
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-        return key
-    key = secrets.token_urlsafe(32)
-    try:
-        # O_EXCL: two workers starting at once must not both write a different key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_or_create_secret_file(path)
-    except OSError as exc:
-        raise SettingsError(
-            "WEBUI_SECRET_KEY",
-            f"the key file {path} cannot be created ({exc})",
-            "make DATA_DIR writable or set WEBUI_SECRET_KEY",
-        ) from None
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key
 
 
 def _private_dir(variable: str, path: Path) -> Path:
@@ -409,11 +192,11 @@ def _private_dir(variable: str, path: Path) -> Path:
     return path
 
 
-def _data_dir(env: _Reader) -> Path:
+def _data_dir(env: EnvReader) -> Path:
     return _private_dir("DATA_DIR", Path(env.text("DATA_DIR", "./data")).expanduser().resolve())
 
 
-def _jwt_expires_in(env: _Reader) -> timedelta | None:
+def _jwt_expires_in(env: EnvReader) -> timedelta | None:
     value = env.text("JWT_EXPIRES_IN", "7d")
     if value == "-1":
         env.warnings.append(
@@ -431,11 +214,11 @@ def _jwt_expires_in(env: _Reader) -> timedelta | None:
         ) from None
 
 
-def _cookie_secure(env: _Reader, name: str, default: str) -> CookieSecure:
+def _cookie_secure(env: EnvReader, name: str, default: str) -> CookieSecure:
     return CookieSecure(env.choice(name, default, tuple(item.value for item in CookieSecure)))
 
 
-def _same_site(env: _Reader, name: str, default: str, secure: CookieSecure) -> SameSite:
+def _same_site(env: EnvReader, name: str, default: str, secure: CookieSecure) -> SameSite:
     value = env.choice(name, default, ("lax", "strict", "none"))
     if value == "none" and secure is CookieSecure.FALSE:
         raise SettingsError(
@@ -463,7 +246,7 @@ def validate_origin(origin: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
-def _cors(env: _Reader) -> tuple[str, ...]:
+def _cors(env: EnvReader) -> tuple[str, ...]:
     origins = env.csv("CORS_ALLOW_ORIGIN", sep=";")
     if origins == ("*",):
         env.warnings.append(
@@ -484,7 +267,7 @@ def _cors(env: _Reader) -> tuple[str, ...]:
     return tuple(checked)
 
 
-def _forwarded_allow_ips(env: _Reader) -> tuple[IPNetwork, ...] | Literal["*"]:
+def _forwarded_allow_ips(env: EnvReader) -> tuple[IPNetwork, ...] | Literal["*"]:
     entries = (
         env.csv("FORWARDED_ALLOW_IPS")
         if env.raw("FORWARDED_ALLOW_IPS") is not None
@@ -509,7 +292,7 @@ def _forwarded_allow_ips(env: _Reader) -> tuple[IPNetwork, ...] | Literal["*"]:
     return tuple(networks)
 
 
-def _webui_url(env: _Reader) -> str | None:
+def _webui_url(env: EnvReader) -> str | None:
     value = env.optional("WEBUI_URL")
     if value is None:
         return None
@@ -521,7 +304,7 @@ def _webui_url(env: _Reader) -> str | None:
     return value.rstrip("/")
 
 
-def _allowed_hosts(env: _Reader) -> tuple[str, ...]:
+def _allowed_hosts(env: EnvReader) -> tuple[str, ...]:
     entries = env.csv("ALLOWED_HOSTS") if env.raw("ALLOWED_HOSTS") is not None else ("*",)
     try:
         return validate_host_patterns(entries)
@@ -533,7 +316,7 @@ def _allowed_hosts(env: _Reader) -> tuple[str, ...]:
         ) from None
 
 
-def _api_key_endpoints(env: _Reader) -> tuple[str, ...]:
+def _api_key_endpoints(env: EnvReader) -> tuple[str, ...]:
     prefixes = []
     for entry in env.csv("API_KEYS_ALLOWED_ENDPOINTS"):
         if not entry.startswith("/") or "?" in entry or "#" in entry:
@@ -546,7 +329,7 @@ def _api_key_endpoints(env: _Reader) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-def _password_regex(env: _Reader, enabled: bool) -> re.Pattern[str] | None:
+def _password_regex(env: EnvReader, enabled: bool) -> re.Pattern[str] | None:
     pattern = env.optional("PASSWORD_VALIDATION_REGEX_PATTERN")
     if not enabled:
         return None
@@ -566,7 +349,7 @@ def _password_regex(env: _Reader, enabled: bool) -> re.Pattern[str] | None:
         ) from None
 
 
-def _database_url(env: _Reader, data_dir: Path) -> str:
+def _database_url(env: EnvReader, data_dir: Path) -> str:
     value = env.optional("DATABASE_URL")
     if value is None:
         return f"sqlite:///{data_dir / 'bastion.db'}"
@@ -580,7 +363,7 @@ def _database_url(env: _Reader, data_dir: Path) -> str:
     )
 
 
-def _size(env: _Reader, name: str, default: str) -> int:
+def _size(env: EnvReader, name: str, default: str) -> int:
     value = env.text(name, default)
     try:
         size = parse_size(value)
@@ -597,7 +380,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     ``overrides`` replace fields after reading, for values that come from the command
     line (``host``, ``port``, ``workers``).
     """
-    env = _Reader(os.environ if environ is None else environ)
+    env = EnvReader(os.environ if environ is None else environ)
     data_dir = _data_dir(env)
 
     session_secure = _cookie_secure(env, "WEBUI_SESSION_COOKIE_SECURE", "auto")
@@ -619,8 +402,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     openai_urls = _upstream_urls(env, "OPENAI_API_BASE_URLS")
     settings = Settings(
         data_dir=data_dir,
-        secret_key=_secret_key(env, data_dir),
-        secret_key_fallbacks=_fallback_keys(env),
+        secret_key=secret_key(env, data_dir),
+        secret_key_fallbacks=fallback_keys(env),
         jwt_expires_in=_jwt_expires_in(env),
         session_cookie_secure=session_secure,
         auth_cookie_secure=auth_secure,
@@ -739,22 +522,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     )
 
 
-def _fallback_keys(env: _Reader) -> tuple[str, ...]:
-    keys = env.csv("WEBUI_SECRET_KEY_FALLBACKS")
-    for key in keys:
-        if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in KNOWN_DEFAULT_SECRETS:
-            raise SettingsError(
-                "WEBUI_SECRET_KEY_FALLBACKS",
-                "a fallback key is short or a known default",
-                f"list only former keys of at least {MIN_SECRET_KEY_LENGTH} characters",
-            )
-    return keys
-
-
 # Audit log
 
 
-def _audit_file_path(env: _Reader, data_dir: Path) -> Path:
+def _audit_file_path(env: EnvReader, data_dir: Path) -> Path:
     value = env.optional("AUDIT_LOGS_FILE_PATH")
     path = data_dir / "audit.log" if value is None else Path(value).expanduser().resolve()
     if path.is_dir():
@@ -764,7 +535,7 @@ def _audit_file_path(env: _Reader, data_dir: Path) -> Path:
     return path
 
 
-def _audit_webhook_url(env: _Reader) -> str | None:
+def _audit_webhook_url(env: EnvReader) -> str | None:
     """Events leave the host only over TLS; plain http only to this machine (tests)."""
     value = env.optional("AUDIT_WEBHOOK_URL")
     if value is None:
@@ -791,7 +562,7 @@ def _audit_webhook_url(env: _Reader) -> str | None:
 # Model gateway
 
 
-def _web_fetch_filter_list(env: _Reader) -> tuple[str, ...]:
+def _web_fetch_filter_list(env: EnvReader) -> tuple[str, ...]:
     """Parsed once here, so an entry that blocks nothing stops the start instead."""
     from bastion.outbound.policy import DomainFilter
 
@@ -808,7 +579,7 @@ def _web_fetch_filter_list(env: _Reader) -> tuple[str, ...]:
     return entries
 
 
-def _upstream_urls(env: _Reader, name: str) -> tuple[str, ...]:
+def _upstream_urls(env: EnvReader, name: str) -> tuple[str, ...]:
     """``;``-separated http(s) base URLs; positions matter (keys are index-aligned)."""
     value = env.optional(name)
     if value is None:
@@ -836,7 +607,7 @@ def _upstream_urls(env: _Reader, name: str) -> tuple[str, ...]:
     return tuple(urls)
 
 
-def _openai_keys(env: _Reader, url_count: int) -> tuple[str, ...]:
+def _openai_keys(env: EnvReader, url_count: int) -> tuple[str, ...]:
     value = env.raw("OPENAI_API_KEYS")
     keys = [part.strip() for part in value.split(";")] if value and value.strip() else []
     if len(keys) > url_count:
@@ -852,7 +623,7 @@ def _openai_keys(env: _Reader, url_count: int) -> tuple[str, ...]:
 # Files, web fetch and the outbound client
 
 
-def _upload_dir(env: _Reader, data_dir: Path) -> Path:
+def _upload_dir(env: EnvReader, data_dir: Path) -> Path:
     path = Path(env.text("UPLOAD_DIR", "") or data_dir / "uploads").expanduser().resolve()
     return _private_dir("UPLOAD_DIR", path)
 
@@ -860,7 +631,7 @@ def _upload_dir(env: _Reader, data_dir: Path) -> Path:
 # Rate limits, brute-force protection and Redis
 
 
-def _limit(env: _Reader, name: str, default: str) -> RateLimit:
+def _limit(env: EnvReader, name: str, default: str) -> RateLimit:
     value = env.text(name, default) or default
     try:
         return parse_limit(value)
@@ -870,7 +641,7 @@ def _limit(env: _Reader, name: str, default: str) -> RateLimit:
         ) from None
 
 
-def _seconds(env: _Reader, name: str, default: str) -> float:
+def _seconds(env: EnvReader, name: str, default: str) -> float:
     value = env.text(name, default) or default
     try:
         return parse_duration(value).total_seconds()
@@ -880,7 +651,7 @@ def _seconds(env: _Reader, name: str, default: str) -> float:
         ) from None
 
 
-def _redis_url(env: _Reader) -> str | None:
+def _redis_url(env: EnvReader) -> str | None:
     value = env.optional("REDIS_URL")
     if value is None:
         return None

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError
 
-from bastion.ratelimit.resp import PipelinedConnection, _Protocol, pack
+from bastion.shared.resp import PipelinedConnection, _Protocol, pack
 from tests.integration.redis_server import RedisServer
 
 
