@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
@@ -96,7 +97,7 @@ async def security_page(request: Request, range: str = "24h") -> Page:
     services: Services = request.app.state.services
     settings = services.settings
     chosen = range if range in RANGES else "24h"
-    context: dict[str, object] = {
+    context: dict[str, Any] = {
         "user": principal.user,
         "page": "admin-security",
         "range": chosen,
