@@ -21,6 +21,10 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 MODES = ("normal", "slow", "hanging", "dripping", "garbage", "oversized")
+# Streams for the browser tests (OpenAI kind, ``paced=True``): words a pause apart, a few
+# or without end.
+PACED_MODES = ("paced", "endless")
+PACE_S = 0.15
 WORDS = ("Hel", "lo", "!")
 SLOW_S = 0.2
 DRIP_S = 0.02
@@ -43,11 +47,13 @@ class FakeUpstream:
     requests: list[SeenRequest] = field(default_factory=list)
     closed_early: int = 0  # exchanges whose client went away before the answer ended
     closed: threading.Event = field(default_factory=threading.Event)
+    paced: bool = False  # also list (and serve) the PACED_MODES
 
     @property
     def models(self) -> list[str]:
-        prefix = "gpt" if self.kind == "openai" else "llama"
-        return [f"{prefix}-{mode}" for mode in MODES]
+        if self.kind == "ollama":
+            return [f"llama-{mode}" for mode in MODES]
+        return [f"gpt-{mode}" for mode in (*MODES, *(PACED_MODES if self.paced else ()))]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,6 +146,15 @@ class FakeUpstream:
             while True:
                 await reply.chunk(b'{"x' if not streaming else stream(model, "drip")[0])
                 await asyncio.sleep(DRIP_S)
+        if self.paced and mode in PACED_MODES and streaming and self.kind == "openai":
+            await reply.start(200, media)
+            words = iter(WORDS) if mode == "paced" else (f"word{n} " for n in range(10**9))
+            await reply.chunk(_openai_chunk(model, {"role": "assistant", "content": ""}, None))
+            for word in words:
+                await reply.chunk(_openai_chunk(model, {"content": word}, None))
+                await asyncio.sleep(PACE_S)
+            await reply.raw_end([_openai_chunk(model, {}, "stop"), b"data: [DONE]\n\n"])
+            return
         text = "x" * OVERSIZED_BYTES if mode == "oversized" else "".join(WORDS)
         if streaming:
             await reply.raw(200, media, stream(model, text))
@@ -218,6 +233,9 @@ class _Reply:
 
     async def raw(self, status: int, media_type: str, chunks: list[bytes]) -> None:
         await self.start(status, media_type)
+        await self.raw_end(chunks)
+
+    async def raw_end(self, chunks: list[bytes]) -> None:
         for data in chunks:
             await self.chunk(data)
         self.finished = True

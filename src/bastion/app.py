@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from bastion import __version__
 from bastion.api import (
@@ -38,6 +39,9 @@ from bastion.http.proxy import ProxyHeadersMiddleware
 from bastion.http.request_target import RequestTargetMiddleware
 from bastion.http.unique_headers import UniqueHeadersMiddleware
 from bastion.services import Services
+from bastion.web import pages
+from bastion.web.assets import StaticAssets
+from bastion.web.templating import Pages
 
 log = logging.getLogger("bastion")
 GC_YOUNG_THRESHOLD = 10_000
@@ -123,8 +127,13 @@ def create_app(
         chats.router,
         files.router,
         retrieval.router,
+        pages.router,
     ):
         app.include_router(router)
+    # The browser UI: its pages, and its static files under one versioned prefix.
+    assets = StaticAssets()
+    app.state.pages = Pages(assets)
+    app.router.routes.append(Route("/static/{name:path}", assets, include_in_schema=False))
 
     headers, warnings = build_security_headers(settings)
     for warning in warnings:

@@ -1,0 +1,74 @@
+"""The pages of the browser UI: sign-in and sign-up, pending, the chat and shared views.
+
+Private pages redirect to ``/auth`` when the session cookie is missing or no longer
+valid; an account still ``pending`` sees only the waiting page. Data comes from the API
+(same origin, the cookie plus the CSRF token); the server renders only the frame and
+the facts the page needs before its first request.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from bastion.services import Services
+from bastion.web.templating import pages_of, redirect, signed_in, to_signin
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _chat(request: Request, chat_id: str | None) -> Response:
+    principal = await signed_in(request)
+    if principal is None:
+        return to_signin(request)
+    if principal.user.role == "pending":
+        return redirect("/pending")
+    return pages_of(request).render(
+        "chat.html", user=principal.user, chat_id=chat_id or "", page="chat"
+    )
+
+
+@router.get("/")
+async def new_chat(request: Request) -> Response:
+    return await _chat(request, None)
+
+
+@router.get("/c/{chat_id}")
+async def open_chat(chat_id: str, request: Request) -> Response:
+    return await _chat(request, chat_id)
+
+
+@router.get("/s/{share_id}")
+async def shared_chat(share_id: str, request: Request) -> Response:
+    principal = await signed_in(request)
+    if principal is None:
+        return to_signin(request)
+    if principal.user.role == "pending":
+        return redirect("/pending")
+    return pages_of(request).render(
+        "shared.html", user=principal.user, share_id=share_id, page="shared"
+    )
+
+
+@router.get("/auth")
+async def auth_page(request: Request) -> Response:
+    services: Services = request.app.state.services
+    # The first visitor creates the administrator: show them the sign-up form first.
+    first = services.settings.enable_signup and await services.users.count() == 0
+    return pages_of(request).render(
+        "auth.html",
+        user=None,
+        page="auth",
+        signup_enabled=services.settings.enable_signup,
+        first_account=first,
+    )
+
+
+@router.get("/pending")
+async def pending_page(request: Request) -> Response:
+    principal = await signed_in(request)
+    if principal is None:
+        return to_signin(request)
+    if principal.user.role != "pending":
+        return redirect("/")
+    return pages_of(request).render("pending.html", user=principal.user, page="pending")
