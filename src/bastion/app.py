@@ -38,7 +38,7 @@ from bastion.http.proxy import ProxyHeadersMiddleware
 from bastion.http.request_target import RequestTargetMiddleware
 from bastion.http.unique_headers import UniqueHeadersMiddleware
 from bastion.services import Services
-from bastion.web import pages
+from bastion.web import admin, pages
 from bastion.web.assets import StaticAssets
 from bastion.web.templating import Pages
 
@@ -127,6 +127,7 @@ def create_app(
         retrieval.router,
         config.router,
         pages.router,
+        admin.router,
     ):
         app.include_router(router)
     # The browser UI: its pages, and its static files under one versioned prefix.

@@ -1,14 +1,17 @@
-"""``/api/v1/audit/events`` (admins read the audit log) and the CSP report endpoint."""
+"""``/api/v1/audit/events`` (admins read the audit log), the security overview and the CSP
+report endpoint."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 
 from bastion.api.deps import AdminUser, ServicesDep, client_ip
 from bastion.audit import csp
+from bastion.audit.overview import overview
 from bastion.audit.query import Filter, search_off_loop
 from bastion.errors import BastionError, NotFound, PayloadTooLarge, UnsupportedMediaType
 
@@ -39,6 +42,22 @@ async def audit_events(
         settings.audit_logs_file_path, where, limit=limit, cursor=cursor
     )
     return {"events": found, "next_cursor": next_cursor}
+
+
+@router.get("/api/v1/security/overview")
+async def security_overview(
+    principal: AdminUser,
+    services: ServicesDep,
+    range: Literal["24h", "7d"] = "24h",
+) -> dict[str, Any]:
+    settings = services.settings
+    if not settings.enable_audit_logs_file:
+        raise NotFound("The audit log file is disabled (ENABLE_AUDIT_LOGS_FILE=false).")
+    now = datetime.now(UTC)
+    found = await anyio.to_thread.run_sync(
+        lambda: overview(settings.audit_logs_file_path, range, now)
+    )
+    return {**found.as_json(), "warnings": list(settings.warnings)}
 
 
 @router.post("/api/v1/security/csp-report", status_code=204)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
 
 from bastion.api.deps import (
     AnyRole,
@@ -49,6 +49,20 @@ class SigninForm(BaseModel):
 class UpdatePasswordForm(BaseModel):
     password: Password
     new_password: Password
+
+
+class UpdateProfileForm(BaseModel):
+    name: Name
+    # open-webui's clients always send it; Bastion keeps no pictures, so it is not stored
+    # (and never fetched: a URL chosen by a user is no request the server makes).
+    profile_image_url: Annotated[str, StringConstraints(max_length=2048)] = ""
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("The name is empty.")
+        return name.strip()
 
 
 class ApiKeyForm(BaseModel):
@@ -316,6 +330,19 @@ async def update_password(
     refreshed = await services.users.get(user.id)
     assert refreshed is not None
     return await _start_session(request, response, services, refreshed)
+
+
+@router.post("/update/profile")
+async def update_profile(
+    form: UpdateProfileForm, request: Request, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    await services.users.set_name(principal.user.id, form.name)
+    services.events.record(
+        "user.profile_change", scope=request.scope, actor=principal, name=form.name
+    )
+    updated = await services.users.get(principal.user.id)
+    assert updated is not None
+    return updated.public()
 
 
 def _require_session(principal: VerifiedUser, services: Services) -> None:

@@ -170,6 +170,9 @@ class Users:
             values["token_version"] = User.token_version + 1
         await self._update(user_id, values)
 
+    async def set_name(self, user_id: str, name: str) -> None:
+        await self._update(user_id, {"name": name})
+
     async def set_role(self, user_id: str, role: Role) -> None:
         await self._update(user_id, {"role": role, "token_version": User.token_version + 1})
 
