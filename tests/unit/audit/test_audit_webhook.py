@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from bastion.audit.events import SecurityEvent
+from bastion.audit.webhook import WebhookSink
 from tests.support import PASSWORD, StartBastion
 
 
@@ -54,3 +57,63 @@ async def test_an_unreachable_webhook_does_not_touch_requests(start_bastion: Sta
     bastion = await start_bastion({"AUDIT_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
     await bastion.signup("a@example.com")
     assert (await bastion.signin("a@example.com")).status_code == 200
+
+
+@pytest.fixture
+def scripted_siem() -> Iterator[tuple[str, list[int], list[str]]]:
+    """A SIEM that answers each POST with the next status of a list; records the paths."""
+    statuses: list[int] = []
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            paths.append(self.path)
+            self.send_response(statuses.pop(0))
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", statuses, paths
+    server.shutdown()
+    server.server_close()
+
+
+def _forward(url: str, count: int) -> None:
+    sink = WebhookSink(url)
+    for number in range(count):
+        sink.emit(SecurityEvent(type=f"test.{number}", outcome="info", time=0.0))
+    sink.close(timeout=30)
+
+
+def test_a_refusing_webhook_is_logged_once_per_outage(
+    scripted_siem: tuple[str, list[int], list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, statuses, paths = scripted_siem
+    statuses += [500, 500, 204, 503]
+    caplog.set_level(logging.ERROR, logger="bastion.audit")
+    _forward(url, 4)
+    assert paths == ["/hook"] * 4
+    assert [record.getMessage() for record in caplog.records] == [
+        "cannot forward security events to the webhook: the webhook answered with status 500",
+        "cannot forward security events to the webhook: the webhook answered with status 503",
+    ]
+
+
+def test_the_webhook_is_not_followed_through_a_redirect(
+    scripted_siem: tuple[str, list[int], list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, statuses, paths = scripted_siem
+    statuses += [307]
+    caplog.set_level(logging.ERROR, logger="bastion.audit")
+    _forward(url, 1)
+    assert paths == ["/hook"]
+    assert [record.getMessage() for record in caplog.records] == [
+        "cannot forward security events to the webhook: the webhook answered with status 307"
+    ]
