@@ -27,6 +27,7 @@ from bastion.api import (
 from bastion.api.completions import gateway_error
 from bastion.api.errors import install_error_handlers
 from bastion.audit.middleware import AuditLevel, AuditMiddleware
+from bastion.auth.admins import create_admin
 from bastion.auth.authenticate import COOKIE_NAME
 from bastion.config import Settings, SettingsError, load_settings
 from bastion.gateway.upstreams import GatewayError
@@ -59,16 +60,15 @@ async def ensure_admin(services: Services) -> None:
         return
     if await services.users.count() > 0:
         return
-    email = settings.admin_email.lower()
-    services.password_policy.check(settings.admin_password, context=(email, settings.admin_name))
-    await services.users.create(
-        email=email,
+    admin = await create_admin(
+        services.users,
+        services.hasher,
+        services.password_policy,
+        email=settings.admin_email,
         name=settings.admin_name,
-        password_hash=await services.hasher.hash_async(settings.admin_password),
-        role="admin",
-        first_is_admin=False,
+        password=settings.admin_password,
     )
-    log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", email)
+    log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", admin.email)
 
 
 def tune_gc_for_serving() -> None:

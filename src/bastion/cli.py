@@ -207,6 +207,7 @@ def _create_admin(
     settings: Settings, email: str, name: str, from_stdin: bool, password_file: Path | None
 ) -> int:
     from bastion.app import prepare
+    from bastion.auth.admins import create_admin
     from bastion.services import Services
 
     try:
@@ -219,13 +220,13 @@ def _create_admin(
     async def run() -> None:
         try:
             await prepare(services)
-            services.password_policy.check(password, context=(email.lower(), name))
-            await services.users.create(
-                email=email.lower(),
+            await create_admin(
+                services.users,
+                services.hasher,
+                services.password_policy,
+                email=email,
                 name=name,
-                password_hash=await services.hasher.hash_async(password),
-                role="admin",
-                first_is_admin=False,
+                password=password,
             )
         finally:
             await services.close()
