@@ -70,7 +70,7 @@ class LoggingSink:
 
 
 class MemorySink:
-    """Keeps the events in a list: for tests and for the admin's recent-events view."""
+    """Keeps the events in a list, for tests to assert on (``Services.build(sinks=...)``)."""
 
     def __init__(self) -> None:
         self.events: list[SecurityEvent] = []
