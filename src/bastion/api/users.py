@@ -40,7 +40,7 @@ def _admin_view(user: UserRecord) -> dict[str, Any]:
     }
 
 
-def _record(
+def _record_event(
     services: Services,
     request: Request,
     principal: Principal,
@@ -92,7 +92,7 @@ async def update_role(
 ) -> dict[str, Any]:
     before = await _target(services, principal, form.id)
     await services.users.set_role(form.id, form.role)
-    _record(
+    _record_event(
         services, request, principal, "user.role_change", form.id, old=before.role, new=form.role
     )
     updated = await services.users.get(form.id)
@@ -119,7 +119,9 @@ async def _set_active(
 ) -> dict[str, Any]:
     await _target(services, principal, user_id)
     await services.users.set_active(user_id, active)
-    _record(services, request, principal, "user.enabled" if active else "user.disabled", user_id)
+    _record_event(
+        services, request, principal, "user.enabled" if active else "user.disabled", user_id
+    )
     return {"status": True}
 
 
@@ -131,7 +133,7 @@ async def revoke_sessions(
     if user is None:
         raise NotFound("No such user.")
     await services.users.revoke_all_tokens(user_id)
-    _record(services, request, principal, "auth.token_revoked", user_id, all_tokens=True)
+    _record_event(services, request, principal, "auth.token_revoked", user_id, all_tokens=True)
     return {"status": True}
 
 
@@ -144,7 +146,7 @@ async def unlock_user(
     if user is None:
         raise NotFound("No such user.")
     await services.lockouts.unlock(user)
-    _record(services, request, principal, "auth.unlock", user_id, was_locked=user.locked)
+    _record_event(services, request, principal, "auth.unlock", user_id, was_locked=user.locked)
     return {"status": True}
 
 
@@ -156,5 +158,5 @@ async def delete_user(
     # Uploads live on disk, beyond the database's cascade: remove them first.
     files = await services.files.delete_all(user_id)
     await services.users.delete(user_id)
-    _record(services, request, principal, "user.deleted", user_id, files_deleted=files)
+    _record_event(services, request, principal, "user.deleted", user_id, files_deleted=files)
     return {"status": True}
