@@ -16,7 +16,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.config import load_settings
-from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
+from bastion.http.header_values import build_security_headers
+from bastion.http.headers import SecurityHeadersMiddleware
 
 N = 200_000
 ROUNDS = 3

@@ -32,7 +32,8 @@ from bastion.auth.authenticate import COOKIE_NAME
 from bastion.config import Settings, SettingsError, load_settings
 from bastion.http.body_limit import BodySizeLimitMiddleware
 from bastion.http.csrf import CsrfMiddleware, CsrfTokens
-from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
+from bastion.http.header_values import build_security_headers
+from bastion.http.headers import SecurityHeadersMiddleware
 from bastion.http.hosts import AllowedHostsMiddleware
 from bastion.http.proxy import ProxyHeadersMiddleware
 from bastion.http.request_target import RequestTargetMiddleware

@@ -46,7 +46,7 @@ def _found(chat: ChatRecord | None) -> ChatRecord:
     return chat
 
 
-def _record(
+def _record_event(
     services: Services, request: Request, principal: Principal, event: str, chat_id: str
 ) -> None:
     services.events.record(
@@ -113,7 +113,7 @@ async def share_chat(
     share_id = await services.chats.share(principal.user.id, chat_id)
     if share_id is None:
         raise NotFound("No such chat.")
-    _record(services, request, principal, "chat.shared", chat_id)
+    _record_event(services, request, principal, "chat.shared", chat_id)
     return {"id": chat_id, "share_id": share_id}
 
 
@@ -123,5 +123,5 @@ async def unshare_chat(
 ) -> dict[str, bool]:
     if not await services.chats.unshare(principal.user.id, chat_id):
         raise NotFound("No such chat.")
-    _record(services, request, principal, "chat.unshared", chat_id)
+    _record_event(services, request, principal, "chat.unshared", chat_id)
     return {"status": True}

@@ -70,7 +70,7 @@ class LoggingSink:
 
 
 class MemorySink:
-    """Keeps the events in a list, in the order recorded: for tests to read."""
+    """Keeps the events in a list, for tests to assert on (``Services.build(sinks=...)``)."""
 
     def __init__(self) -> None:
         self.events: list[SecurityEvent] = []

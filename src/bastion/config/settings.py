@@ -57,7 +57,7 @@ class Settings:
     auth_cookie_same_site: SameSite
 
     # Security headers, raw: None = unset (the secure default applies), "" = header off.
-    # They are validated, with their documented fallbacks, by bastion.http.headers.
+    # They are validated, with their documented fallbacks, by bastion.http.header_values.
     hsts: str | None
     xframe_options: str | None
     content_security_policy: str | None

@@ -67,13 +67,11 @@ class ModelCatalog:
         client: OutboundClient,
         *,
         ttl: float,
-        max_size: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.upstreams = tuple(upstreams)
         self._client = client
         self._ttl = ttl
-        self._max_size = max_size
         self._clock = clock
         self._models: dict[str, ModelEntry] = {}
         self._fetched_at: float | None = None
@@ -108,7 +106,7 @@ class ModelCatalog:
         path = "/models" if upstream.kind == "openai" else "/api/tags"
         try:
             async with open_stream(self._client, upstream, "GET", path) as response:
-                return _listed(upstream, await read_json(response, self._max_size))
+                return _listed(upstream, await read_json(self._client, response))
         except UpstreamFailure as failure:
             # One server down must not hide the others' models; the name, never the URL.
             log.warning("model list of %s unavailable: %s", upstream.name, failure.code)

@@ -25,7 +25,7 @@ from bastion.gateway.upstreams import (
     UpstreamFailure,
     UpstreamRejected,
     open_stream,
-    read_capped,
+    read_body,
     read_json,
     translate_errors,
     upstreams_from,
@@ -116,7 +116,7 @@ class Gateway:
             if response.status_code >= 400:
                 raise UpstreamRejected(response.status_code)
             if not stream:
-                raw = await read_capped(response, self._max_size)
+                raw = await read_body(self._client, response)
                 _check_completion(raw)
                 yield Reply("application/json", _once(raw))
                 return
@@ -132,7 +132,7 @@ class Gateway:
                 raise UpstreamRejected(response.status_code)
             created = int(self._clock())
             if not payload["stream"]:
-                answer = await read_json(response, self._max_size)
+                answer = await read_json(self._client, response)
                 completion = to_openai_completion(answer, entry.id, created)
                 yield Reply("application/json", _once(json.dumps(completion).encode()))
                 return
@@ -181,7 +181,7 @@ class Gateway:
 
     async def ollama_json(self, method: str, path: str, body: Any = None) -> Any:
         async with self._open(self.ollama_upstream(), method, path, body=body) as response:
-            return await read_json(response, self._max_size)
+            return await read_json(self._client, response)
 
 
 def _check_completion(raw: bytes) -> None:
@@ -213,7 +213,6 @@ def build_gateway(
         upstreams,
         client,
         ttl=settings.model_list_cache_ttl,
-        max_size=settings.upstream_max_response_size,
         clock=clock,
     )
     access = ModelAccessControl(

@@ -18,8 +18,7 @@ import httpx
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.jsondata import parse_json
-from bastion.outbound import OutboundClient, ResponseTooLarge
-from bastion.outbound import UpstreamTimeout as OutboundTimeout
+from bastion.outbound import OutboundClient, ResponseTooLarge, UpstreamTimeout
 
 Kind = Literal["openai", "ollama"]
 
@@ -106,12 +105,6 @@ class UpstreamFailure(GatewayError):
     error_type = "api_error"
 
 
-class UpstreamTimeout(UpstreamFailure):
-    status_code = 504
-    code = "upstream_timeout"
-    detail = "The model server did not answer in time."
-
-
 class UpstreamUnavailable(UpstreamFailure):
     code = "upstream_unavailable"
     detail = "The model server cannot be reached."
@@ -173,35 +166,29 @@ def translate_errors() -> Iterator[None]:
         yield
     except UpstreamFailure:
         raise
-    except (OutboundTimeout, httpx.TimeoutException):
-        raise UpstreamTimeout from None
+    except (UpstreamTimeout, httpx.TimeoutException):
+        # The outbound client's timeout, told in the OpenAI format and of the model server.
+        raise UpstreamFailure(
+            "The model server did not answer in time.",
+            code=UpstreamTimeout.code,
+            status_code=UpstreamTimeout.status_code,
+        ) from None
     except ResponseTooLarge:
         raise UpstreamTooLarge from None
     except (httpx.HTTPError, OSError, BastionError):
         raise UpstreamUnavailable from None
 
 
-async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The whole body, refused past ``limit`` bytes (an upstream may not exhaust memory).
-
-    The outbound client caps the bytes on the wire; these are counted after decoding,
-    so a small compressed answer cannot inflate past the limit either.
-    """
-    chunks: list[bytes] = []
-    size = 0
+async def read_body(client: OutboundClient, response: httpx.Response) -> bytes:
+    """The whole body, decompressed, under the outbound client's size cap."""
     with translate_errors():
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise UpstreamTooLarge
-            chunks.append(chunk)
-    return b"".join(chunks)
+        return await client.read(response)
 
 
-async def read_json(response: httpx.Response, limit: int) -> Any:
+async def read_json(client: OutboundClient, response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise UpstreamRejected(response.status_code)
     try:
-        return parse_json(await read_capped(response, limit))
+        return parse_json(await read_body(client, response))
     except ValueError:
         raise UpstreamFailure("The model server's answer is not valid JSON.") from None

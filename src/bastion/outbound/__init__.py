@@ -6,8 +6,8 @@ from bastion.outbound.client import (
     ResponseTooLarge,
     UpstreamError,
     UpstreamTimeout,
-    system_resolver,
 )
+from bastion.outbound.pinning import system_resolver
 from bastion.outbound.policy import AddressPolicy, DomainFilter, UrlNotAllowed
 
 __all__ = [

@@ -1,40 +1,27 @@
 """The one HTTP client for every server-side request (SPEC section 7).
 
-The host is resolved once, every address it resolves to is checked against the
-:class:`AddressPolicy`, and the connection goes to the checked address: the check and
-the connect happen in one place (an httpcore network backend), so a DNS answer that
-changes between the two (DNS rebinding) cannot slip in. The URL keeps its host name,
-so the Host header, SNI and certificate verification are those of the name.
-Redirects are followed by hand, each hop checked again; TLS is verified; every phase
-has a timeout, the whole exchange a deadline, and the body a size cap.
+Connections are pinned to the addresses the :class:`AddressPolicy` checked
+(:mod:`bastion.outbound.pinning`); the URL keeps its host name, so the Host header, SNI
+and certificate verification are those of the name. Redirects are followed by hand,
+each hop checked again; TLS is verified; every phase has a timeout, the whole exchange
+a deadline, and the body a size cap.
 """
 
 from __future__ import annotations
 
-import asyncio
-import select
-import socket
 import ssl
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpcore
 import httpx
 
 from bastion.errors import BastionError
-from bastion.outbound.policy import AddressPolicy, IPAddress, UrlNotAllowed, host_address
-
-Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
+from bastion.outbound.pinning import PinnedBackend, Resolver, system_resolver
+from bastion.outbound.policy import AddressPolicy, UrlNotAllowed
+from bastion.outbound.transport import HTTPCORE_ERRORS, HTTPCORE_TIMEOUT, PinnedTransport
 
 # What httpx.AsyncClient sends by default (Bastion decodes only gzip and deflate).
 _DEFAULT_HEADERS = httpx.Headers(
@@ -76,159 +63,6 @@ class OutboundTimeouts:
     total: float | None = 300.0
 
 
-async def system_resolver(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to, from the system resolver, off the event loop."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    addresses: list[IPAddress] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        address = host_address(str(sockaddr[0]))
-        if address is not None and address not in addresses:
-            addresses.append(address)
-    return addresses
-
-
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves, checks and connects in one step, to the address it checked."""
-
-    def __init__(self, policy: AddressPolicy, resolver: Resolver) -> None:
-        self.policy = policy
-        self.resolver = resolver
-        self._inner = httpcore.AnyIOBackend()
-
-    async def addresses(self, host: str, port: int, limit: float | None) -> list[IPAddress]:
-        literal = host_address(host)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                with anyio.fail_after(limit):
-                    addresses = list(await self.resolver(host, port))
-            except TimeoutError:
-                raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-            except OSError as exc:
-                raise httpcore.ConnectError(f"{host} could not be resolved") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
-        # Every answer is checked, not only the first: a mixed answer is an attack.
-        for address in addresses:
-            self.policy.check_address(address, host, port)
-        return addresses
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        failure: Exception | None = None
-        for address in await self.addresses(host, port, timeout):
-            try:
-                stream = await self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return _CoalescingStream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not reachable through the outbound client")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _CoalescingStream(httpcore.AsyncNetworkStream):
-    """A connection that sends a request's head and body in one segment.
-
-    httpcore writes the head, then the body: two system calls and two segments where
-    one would do. A write is held back (at most one, with its own timeout) until the
-    next write, read or close, and sent with the next write or before the read. The
-    readability check that vets a pooled connection before reuse polls the socket
-    directly instead of going through anyio's attribute lookup.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-        self._held = b""
-        self._held_timeout: float | None = None
-
-    async def read(
-        self,
-        max_bytes: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-    ) -> bytes:
-        if self._held:
-            held, self._held = self._held, b""
-            await self._inner.write(held, self._held_timeout)
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(
-        self,
-        buffer: bytes,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-    ) -> None:
-        if not self._held:
-            self._held, self._held_timeout = buffer, timeout
-            return
-        held, self._held = self._held, b""
-        await self._inner.write(held + buffer, timeout)
-
-    async def aclose(self) -> None:
-        self._held = b""
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return _CoalescingStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            # Data, or the end of the stream, waiting on an idle connection: the server
-            # closed it or broke the protocol, and it must not be reused.
-            if self._socket is None or self._socket.fileno() < 0:
-                return True
-            poll = select.poll()
-            poll.register(self._socket, select.POLLIN)
-            return bool(poll.poll(0))
-        return self._inner.get_extra_info(info)
-
-
-class _PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with its connection pool on the pinning backend."""
-
-    def __init__(
-        self, backend: PinnedBackend, *, ssl_context: ssl.SSLContext, limits: httpx.Limits
-    ) -> None:
-        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-
-
 class _GuardedStream(httpx.AsyncByteStream):
     """A response body that stops at the size cap and the deadline, with our errors."""
 
@@ -265,7 +99,7 @@ class _GuardedStream(httpx.AsyncByteStream):
 
 
 class _Translated:
-    """httpx and timeout errors as Bastion errors with stable codes, nothing leaked.
+    """httpx, httpcore and timeout errors as Bastion errors with stable codes, nothing leaked.
 
     A plain class, not ``@contextmanager``: it wraps every chunk of a stream.
     """
@@ -276,14 +110,16 @@ class _Translated:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
         if exc is None or isinstance(exc, BastionError):
             return
-        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        if isinstance(exc, _TIMEOUTS):
             raise UpstreamTimeout from exc
         if isinstance(exc, httpx.InvalidURL):
             raise UrlNotAllowed("The URL is not valid.") from exc
-        if isinstance(exc, (httpx.HTTPError, httpx.StreamError)):
+        if isinstance(exc, _FAILURES):
             raise UpstreamError from exc
 
 
+_TIMEOUTS = (httpx.TimeoutException, HTTPCORE_TIMEOUT, TimeoutError)
+_FAILURES = (httpx.HTTPError, httpx.StreamError, *HTTPCORE_ERRORS)
 _translated = _Translated()
 
 
@@ -323,7 +159,7 @@ class OutboundClient:
         # work Bastion has no use for, a cookie jar shared by every caller (a cookie set
         # for one user's fetch would travel with the next user's), and, unless told not
         # to, the HTTP(S)_PROXY of the environment, which would bypass the pinning.
-        self._transport = _PinnedTransport(
+        self._transport = PinnedTransport(
             PinnedBackend(policy, resolver),
             ssl_context=ssl_context,
             limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -427,13 +263,7 @@ class OutboundClient:
             json=json,
             follow_redirects=follow_redirects,
         ) as response:
-            body = bytearray()
-            with _translated:
-                # Decoded bytes are counted too: a small gzip body can inflate a thousandfold.
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > self.max_response_bytes:
-                        raise ResponseTooLarge
+            body = await self.read(response)
         result = httpx.Response(
             response.status_code,
             headers=[
@@ -441,11 +271,22 @@ class OutboundClient:
                 for name, value in response.headers.multi_items()
                 if name.lower() not in _DROPPED_ON_READ
             ],
-            content=bytes(body),
+            content=body,
             request=response.request,
         )
         result.read()
         return result
+
+    async def read(self, response: httpx.Response) -> bytes:
+        """The whole body of a response from :meth:`stream`, decompressed, under the cap."""
+        body = bytearray()
+        with _translated:
+            # Decoded bytes are counted too: a small gzip body can inflate a thousandfold.
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_response_bytes:
+                    raise ResponseTooLarge
+        return bytes(body)
 
     @asynccontextmanager
     async def stream(

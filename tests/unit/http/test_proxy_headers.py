@@ -13,7 +13,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.config import load_settings
-from bastion.http.headers import SecurityHeadersMiddleware, build_security_headers
+from bastion.http.header_values import build_security_headers
+from bastion.http.headers import SecurityHeadersMiddleware
 from bastion.http.proxy import IPNetwork, ProxyHeadersMiddleware
 
 

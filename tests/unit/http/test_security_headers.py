@@ -12,12 +12,8 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from bastion.config import load_settings
-from bastion.http.headers import (
-    DEFAULT_CSP,
-    SecurityHeaders,
-    SecurityHeadersMiddleware,
-    build_security_headers,
-)
+from bastion.http.header_values import DEFAULT_CSP, SecurityHeaders, build_security_headers
+from bastion.http.headers import SecurityHeadersMiddleware
 
 DEFAULTS = {
     "strict-transport-security": "max-age=31536000; includeSubDomains",

@@ -338,6 +338,28 @@ async def test_compressed_response_is_capped_after_decompression(
     )
     with pytest.raises(ResponseTooLarge):
         await client.request("GET", server.origin)
+    async with client.stream("GET", server.origin) as response:
+        with pytest.raises(ResponseTooLarge):
+            await client.read(response)
+    await client.aclose()
+
+
+async def test_an_upstream_silent_after_its_headers_times_out(web_server: ServerFactory) -> None:
+    async def stall(_: SeenRequest, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+        await writer.drain()
+        await asyncio.Event().wait()
+
+    server = await web_server(stall)
+    client = OutboundClient(
+        AddressPolicy.for_urls([server.origin]),
+        timeouts=OutboundTimeouts(connect=1, read=0.2, write=1, pool=1, total=5),
+    )
+    async with client.stream("GET", server.origin) as response:
+        assert response.status_code == 200
+        with pytest.raises(UpstreamTimeout):
+            async for _chunk in response.aiter_raw():
+                pass
     await client.aclose()
 
 

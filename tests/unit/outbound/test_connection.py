@@ -7,7 +7,7 @@ from typing import Any
 
 import httpcore
 
-from bastion.outbound.client import _CoalescingStream
+from bastion.outbound.pinning import _CoalescingStream
 
 
 class RecordingStream(httpcore.AsyncNetworkStream):
