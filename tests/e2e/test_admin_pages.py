@@ -33,9 +33,17 @@ def _user_row(page: Page, account: Account):  # type: ignore[no-untyped-def]
 
 
 def _confirm(page: Page, expected: str) -> None:
+    """Confirm the dialog and wait for the answer to the call it makes, so that the
+    database is read after the change, not while it is on its way."""
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(expected)
-    dialog.locator("#confirm-ok").click()
+    with page.expect_response(
+        lambda response: (
+            "/api/v1/users/" in response.url and response.request.method in {"POST", "DELETE"}
+        )
+    ) as answered:
+        dialog.locator("#confirm-ok").click()
+    assert answered.value.ok
     expect(dialog).to_be_hidden()
 
 

@@ -25,7 +25,15 @@ def test_stop_ends_a_slow_stream_and_the_upstream_sees_the_disconnect(
     page.get_by_role("button", name="Send").click()
     answer = page.locator(".message.assistant .content").last
     expect(answer).to_contain_text("word1")
-    page.keyboard.press("Escape")
+    # The page saves what arrived once the stream has ended: wait for that save.
+    with page.expect_response(
+        lambda response: (
+            response.request.method == "POST"
+            and re.search(r"/api/v1/chats/[0-9a-f-]{36}$", response.url) is not None
+        )
+    ) as saved:
+        page.keyboard.press("Escape")
+    assert saved.value.ok
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     assert served.upstream.closed.wait(10)
     assert served.upstream.closed_early == before + 1
