@@ -21,7 +21,7 @@ from bastion.audit.overview import RANGES, overview
 from bastion.auth.authenticate import Principal
 from bastion.services import Services
 from bastion.web import charts
-from bastion.web.templating import pages_of, redirect, signed_in, to_signin
+from bastion.web.templating import approved, pages_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,17 +38,8 @@ KIND_TITLES = {
 }
 
 
-async def _person(request: Request) -> Principal | Page:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_signin(request)
-    if principal.user.role == "pending":
-        return redirect("/pending")
-    return principal
-
-
 async def _admin(request: Request) -> Principal | Page:
-    principal = await _person(request)
+    principal = await approved(request)
     if isinstance(principal, Principal) and principal.user.role != "admin":
         return pages_of(request).render(
             "admin/forbidden.html", status=403, user=principal.user, page="forbidden"
@@ -58,7 +49,7 @@ async def _admin(request: Request) -> Principal | Page:
 
 @router.get("/settings")
 async def settings_page(request: Request) -> Page:
-    principal = await _person(request)
+    principal = await approved(request)
     if not isinstance(principal, Principal):
         return principal
     services: Services = request.app.state.services

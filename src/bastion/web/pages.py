@@ -11,18 +11,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from bastion.auth.authenticate import Principal
 from bastion.services import Services
-from bastion.web.templating import pages_of, redirect, signed_in, to_signin
+from bastion.web.templating import approved, pages_of, redirect, signed_in, to_signin
 
 router = APIRouter(include_in_schema=False)
 
 
 async def _chat(request: Request, chat_id: str | None) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_signin(request)
-    if principal.user.role == "pending":
-        return redirect("/pending")
+    principal = await approved(request)
+    if not isinstance(principal, Principal):
+        return principal
     return pages_of(request).render(
         "chat.html", user=principal.user, chat_id=chat_id or "", page="chat"
     )
@@ -40,11 +39,9 @@ async def open_chat(chat_id: str, request: Request) -> Response:
 
 @router.get("/s/{share_id}")
 async def shared_chat(share_id: str, request: Request) -> Response:
-    principal = await signed_in(request)
-    if principal is None:
-        return to_signin(request)
-    if principal.user.role == "pending":
-        return redirect("/pending")
+    principal = await approved(request)
+    if not isinstance(principal, Principal):
+        return principal
     return pages_of(request).render(
         "shared.html", user=principal.user, share_id=share_id, page="shared"
     )

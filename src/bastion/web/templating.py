@@ -53,6 +53,17 @@ async def signed_in(request: Request) -> Principal | None:
         return None
 
 
+async def approved(request: Request) -> Principal | RedirectResponse:
+    """The caller of a private page, or where to send them instead: the sign-in page
+    without a valid cookie, the waiting page while the account is ``pending``."""
+    principal = await signed_in(request)
+    if principal is None:
+        return to_signin(request)
+    if principal.user.role == "pending":
+        return redirect("/pending")
+    return principal
+
+
 def redirect(location: str) -> RedirectResponse:
     """A relative redirect (never built from the Host a client sent), itself not stored."""
     return RedirectResponse(location, status_code=303, headers=NO_STORE)
