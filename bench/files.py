@@ -72,7 +72,7 @@ async def _measure() -> dict[str, float]:
                 await client.delete(f"/api/v1/files/{file_id}", headers=headers)
                 uploads.append(uploaded - start)
                 downloads.append(downloaded - uploaded)
-                write, read = _plain(settings.upload_dir, payload)
+                write, read = _plain(settings.files.upload_dir, payload)
                 plain_writes.append(write)
                 plain_reads.append(read)
         await services.web_fetch.aclose()

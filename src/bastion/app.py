@@ -59,12 +59,12 @@ async def prepare(services: Services) -> None:
 
 async def ensure_admin(services: Services) -> None:
     settings = services.settings
-    if settings.admin_email is None or settings.admin_password is None:
+    if settings.auth.admin_email is None or settings.auth.admin_password is None:
         return
     if await services.users.count() > 0:
         return
     admin = await services.create_admin(
-        settings.admin_email, settings.admin_name, settings.admin_password
+        settings.auth.admin_email, settings.auth.admin_name, settings.auth.admin_password
     )
     log.info("created the administrator %s from WEBUI_ADMIN_EMAIL", admin.email)
 
@@ -101,7 +101,7 @@ def create_app(
         finally:
             await services.close()
 
-    docs = settings.enable_api_docs
+    docs = settings.server.enable_api_docs
     app = FastAPI(
         title="Bastion",
         version=__version__,
@@ -111,7 +111,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.services = services
-    app.state.csrf = csrf_tokens = CsrfTokens(settings.secret_key)
+    app.state.csrf = csrf_tokens = CsrfTokens(settings.auth.secret_key)
     install_error_handlers(app)
     # Routes are matched in this order: the hot paths (completions, the session check)
     # are found first.
@@ -141,21 +141,21 @@ def create_app(
         log.warning("%s", warning)
 
     # Added innermost first: each add_middleware wraps everything added before it.
-    if settings.cors_allow_origins:
-        wildcard = settings.cors_allow_origins == ("*",)
+    if settings.http.cors_allow_origins:
+        wildcard = settings.http.cors_allow_origins == ("*",)
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=list(settings.cors_allow_origins),
+            allow_origins=list(settings.http.cors_allow_origins),
             # Cookies never travel to a wildcard origin.
             allow_credentials=not wildcard,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    trusted_origins = [settings.webui_url] if settings.webui_url else []
+    trusted_origins = [settings.http.webui_url] if settings.http.webui_url else []
     if trusted_origins:
         # Origins the admin lets call the API with credentials are trusted as much.
-        trusted_origins += [o for o in settings.cors_allow_origins if o != "*"]
+        trusted_origins += [o for o in settings.http.cors_allow_origins if o != "*"]
     app.add_middleware(
         CsrfMiddleware,
         tokens=csrf_tokens,
@@ -171,17 +171,17 @@ def create_app(
     )
     app.add_middleware(
         BodySizeLimitMiddleware,
-        max_size=settings.max_request_body_size,
+        max_size=settings.server.max_request_body_size,
         # Uploads have their own cap (FILE_MAX_SIZE, also enforced while streaming),
         # plus room for the multipart framing around the file.
-        overrides={"/api/v1/files": settings.file_max_size + 64 * 1024},
+        overrides={"/api/v1/files": settings.files.file_max_size + 64 * 1024},
     )
     # Before any route takes a path segment as an id or a file name.
     app.add_middleware(RequestTargetMiddleware)
     # Before anything reads Authorization: one header, or a proxy may read another one.
     app.add_middleware(UniqueHeadersMiddleware, names=("authorization",))
     # Before any route can build a URL from the Host the client chose.
-    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.http.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware, headers=headers)
     # Inside the proxy layer, so the client IP is the one FORWARDED_ALLOW_IPS vouches for;
     # outside the body limit and the headers, so refusals (413) are audited with the
@@ -189,14 +189,14 @@ def create_app(
     app.add_middleware(
         AuditMiddleware,
         writer=services.audit,
-        level=AuditLevel[settings.audit_log_level],
-        included_paths=settings.audit_included_paths,
-        excluded_paths=settings.audit_excluded_paths,
-        audit_get_requests=settings.enable_audit_get_requests,
-        max_body_size=settings.max_body_log_size,
+        level=AuditLevel[settings.audit.audit_log_level],
+        included_paths=settings.audit.audit_included_paths,
+        excluded_paths=settings.audit.audit_excluded_paths,
+        audit_get_requests=settings.audit.enable_audit_get_requests,
+        max_body_size=settings.audit.max_body_log_size,
     )
     # Outermost: every layer below sees the real client address and scheme.
-    app.add_middleware(ProxyHeadersMiddleware, trusted=settings.forwarded_allow_ips)
+    app.add_middleware(ProxyHeadersMiddleware, trusted=settings.http.forwarded_allow_ips)
     return app
 
 

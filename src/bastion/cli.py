@@ -91,15 +91,16 @@ def _verify_audit(paths: Sequence[Path]) -> int:
 
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def shared_state_notices(settings: Settings) -> list[tuple[int, str]]:
     """What the start says about where limits, revocations and lockouts are kept."""
-    workers = settings.workers
-    if settings.redis_url is not None:
+    workers = settings.server.workers
+    if settings.redis.redis_url is not None:
         return [
             (
                 logging.INFO,
@@ -119,7 +120,7 @@ def shared_state_notices(settings: Settings) -> list[tuple[int, str]]:
             )
         )
     if not settings.sees_every_write:
-        database = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
+        database = "PostgreSQL" if settings.server.database_url.startswith("postgres") else "SQLite"
         notices.append(
             (
                 logging.WARNING,
@@ -139,7 +140,7 @@ def _serve(settings: Settings) -> int:
     from bastion.services import Services
 
     log = logging.getLogger("bastion")
-    log.info("data: %s (database, audit log, uploads)", settings.data_dir.resolve())
+    log.info("data: %s (database, audit log, uploads)", settings.server.data_dir.resolve())
     for notice in settings.notices:
         log.info("%s", notice)
     for warning in settings.warnings:
@@ -160,18 +161,22 @@ def _serve(settings: Settings) -> int:
     asyncio.run(setup())
     # Workers re-read the environment; the command-line values must reach them too.
     os.environ.update(
-        {"HOST": settings.host, "PORT": str(settings.port), "WORKERS": str(settings.workers)}
+        {
+            "HOST": settings.server.host,
+            "PORT": str(settings.server.port),
+            "WORKERS": str(settings.server.workers),
+        }
     )
     uvicorn.run(
         "bastion.app:app_from_env",
         factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=settings.server.workers,
         # Bastion decides which proxies to believe (FORWARDED_ALLOW_IPS); uvicorn must not.
         proxy_headers=False,
         server_header=False,
-        log_level=settings.log_level,
+        log_level=settings.server.log_level,
     )
     return 0
 

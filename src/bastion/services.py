@@ -101,21 +101,21 @@ class Services:
         clock: Callable[[], float] = time.time,
         sinks: Sequence[EventSink] = (),
     ) -> Services:
-        db = Database(settings.database_url)
+        db = Database(settings.server.database_url)
         events = SecurityEvents([LoggingSink(), *sinks], clock=clock)
         audit = _audit_writer(settings, events)
         events.add_sink(AuditSink(audit))
         webhook = None
-        if settings.audit_webhook_url is not None:
-            webhook = WebhookSink(settings.audit_webhook_url)
+        if settings.audit.audit_webhook_url is not None:
+            webhook = WebhookSink(settings.audit.audit_webhook_url)
             events.add_sink(webhook)
         storage = storage_from_uri(
-            settings.redis_url or "memory://",
-            max_keys=settings.rate_limit_memory_max_keys,
-            prefix=settings.redis_key_prefix,
-            timeout=settings.redis_timeout,
+            settings.redis.redis_url or "memory://",
+            max_keys=settings.ratelimit.rate_limit_memory_max_keys,
+            prefix=settings.redis.redis_key_prefix,
+            timeout=settings.redis.redis_timeout,
             # Sign-in limits stay in force while Redis is away: per process, not global.
-            failover=Failover(events, settings.redis_retry_interval, clock),
+            failover=Failover(events, settings.redis.redis_retry_interval, clock),
         )
         shared = storage.shared if isinstance(storage, FailoverStorage) else None
         cache = settings.sees_every_write
@@ -125,9 +125,9 @@ class Services:
             shared.on_recover.append(revocations.seed)
         limiter = Limiter(SlidingWindowLog(storage), events=events, clock=clock)
         tokens = TokenService(
-            settings.secret_key,
-            fallback_keys=settings.secret_key_fallbacks,
-            expires_in=settings.jwt_expires_in,
+            settings.auth.secret_key,
+            fallback_keys=settings.auth.secret_key_fallbacks,
+            expires_in=settings.auth.jwt_expires_in,
             clock=clock,
         )
         api_keys = ApiKeys(db, clock=clock)
@@ -136,15 +136,15 @@ class Services:
             revocations=revocations,
             users=users,
             api_keys=api_keys,
-            api_keys_enabled=settings.enable_api_keys,
+            api_keys_enabled=settings.auth.enable_api_keys,
             allowed_endpoints=(
-                settings.api_keys_allowed_endpoints
-                if settings.enable_api_keys_endpoint_restrictions
+                settings.auth.api_keys_allowed_endpoints
+                if settings.auth.enable_api_keys_endpoint_restrictions
                 else None
             ),
             limiter=limiter,
-            user_limit=settings.api_rate_limit_user,
-            key_limit=settings.api_rate_limit_key,
+            user_limit=settings.ratelimit.api_rate_limit_user,
+            key_limit=settings.ratelimit.api_rate_limit_key,
             shared=shared,
         )
         return cls(
@@ -157,9 +157,9 @@ class Services:
             authenticator=authenticator,
             hasher=hasher or PasswordHasher(),
             password_policy=PasswordPolicy(
-                min_length=settings.password_min_length,
-                pattern=settings.password_validation_regex,
-                hint=settings.password_validation_hint,
+                min_length=settings.auth.password_min_length,
+                pattern=settings.auth.password_validation_regex,
+                hint=settings.auth.password_validation_hint,
             ),
             events=events,
             audit=audit,
@@ -167,11 +167,11 @@ class Services:
             limiter=limiter,
             lockouts=Lockouts(
                 db,
-                free_failures=settings.signin_delay_after_failures,
-                base_delay=settings.signin_delay_base,
-                max_delay=settings.signin_delay_max,
-                max_per_ip=settings.signin_max_failures_account_ip,
-                threshold=settings.signin_lockout_threshold,
+                free_failures=settings.ratelimit.signin_delay_after_failures,
+                base_delay=settings.ratelimit.signin_delay_base,
+                max_delay=settings.ratelimit.signin_delay_max,
+                max_per_ip=settings.ratelimit.signin_max_failures_account_ip,
+                threshold=settings.ratelimit.signin_lockout_threshold,
                 storage=storage,
                 clock=clock,
             ),
@@ -179,7 +179,9 @@ class Services:
             gateway=build_gateway(settings, db, events, clock=clock),
             chats=Chats(db, clock=clock),
             files=Files(
-                db, UploadDir(settings.upload_dir, max_size=settings.file_max_size), clock=clock
+                db,
+                UploadDir(settings.files.upload_dir, max_size=settings.files.file_max_size),
+                clock=clock,
             ),
             web_fetch=WebFetcher.from_settings(settings),
         )
@@ -193,11 +195,11 @@ class Services:
 def _audit_writer(settings: Settings, events: SecurityEvents) -> AuditWriter:
     log_file = (
         LogFile(
-            settings.audit_logs_file_path,
-            rotation_size=settings.audit_log_file_rotation_size,
-            retention=settings.audit_log_file_retention,
+            settings.audit.audit_logs_file_path,
+            rotation_size=settings.audit.audit_log_file_rotation_size,
+            retention=settings.audit.audit_log_file_retention,
         )
-        if settings.enable_audit_logs_file
+        if settings.audit.enable_audit_logs_file
         else None
     )
 
@@ -207,5 +209,5 @@ def _audit_writer(settings: Settings, events: SecurityEvents) -> AuditWriter:
         events.record(type_, outcome=outcome, **details)
 
     return AuditWriter(
-        log_file, stdout=sys.stdout if settings.enable_audit_stdout else None, report=report
+        log_file, stdout=sys.stdout if settings.audit.enable_audit_stdout else None, report=report
     )

@@ -47,7 +47,7 @@ def _redis_events(bastion: Bastion) -> list[tuple[str, str, str | None]]:
     assert bastion.services.audit.flush(30)
     return [
         (entry["type"], entry["outcome"], entry["details"].get("reason"))
-        for entry in query.entries(bastion.settings.audit_logs_file_path)
+        for entry in query.entries(bastion.settings.audit.audit_logs_file_path)
         if entry["type"].startswith("redis.")
     ]
 

@@ -35,11 +35,11 @@ async def audit_events(
     cursor: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
 ) -> dict[str, Any]:
     settings = services.settings
-    if not settings.enable_audit_logs_file:
+    if not settings.audit.enable_audit_logs_file:
         raise NotFound("The audit log file is disabled (ENABLE_AUDIT_LOGS_FILE=false).")
     where = Filter(since=since, until=until, user_id=user_id, type=type)
     found, next_cursor = await search_off_loop(
-        settings.audit_logs_file_path, where, limit=limit, cursor=cursor
+        settings.audit.audit_logs_file_path, where, limit=limit, cursor=cursor
     )
     return {"events": found, "next_cursor": next_cursor}
 
@@ -51,11 +51,11 @@ async def security_overview(
     range: Literal["24h", "7d"] = "24h",
 ) -> dict[str, Any]:
     settings = services.settings
-    if not settings.enable_audit_logs_file:
+    if not settings.audit.enable_audit_logs_file:
         raise NotFound("The audit log file is disabled (ENABLE_AUDIT_LOGS_FILE=false).")
     now = datetime.now(UTC)
     found = await anyio.to_thread.run_sync(
-        lambda: overview(settings.audit_logs_file_path, range, now)
+        lambda: overview(settings.audit.audit_logs_file_path, range, now)
     )
     return {**found.as_json(), "warnings": list(settings.warnings)}
 
@@ -65,7 +65,7 @@ async def csp_report(request: Request, services: ServicesDep) -> Response:
     # Anyone can post a report: a per-address limit, or one client fills the audit log.
     await services.limiter.hit(
         "csp_report",
-        [(services.settings.csp_report_rate_limit, f"csp_report:{client_ip(request)}")],
+        [(services.settings.ratelimit.csp_report_rate_limit, f"csp_report:{client_ip(request)}")],
         scope=request.scope,
     )
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()

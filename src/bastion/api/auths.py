@@ -96,11 +96,11 @@ def set_auth_cookie(
     request: Request, response: Response, services: Services, issued: IssuedToken
 ) -> None:
     settings = services.settings
-    secure = settings.auth_cookie_secure
+    secure = settings.auth.auth_cookie_secure
     is_https = request.scope.get("scheme") == "https"
     max_age = None
-    if settings.jwt_expires_in is not None:
-        max_age = int(settings.jwt_expires_in.total_seconds())
+    if settings.auth.jwt_expires_in is not None:
+        max_age = int(settings.auth.jwt_expires_in.total_seconds())
     response.set_cookie(
         COOKIE_NAME,
         issued.token,
@@ -108,7 +108,7 @@ def set_auth_cookie(
         path="/",
         httponly=True,  # script never reads the session: an XSS cannot steal it
         secure=secure is CookieSecure.TRUE or (secure is CookieSecure.AUTO and is_https),
-        samesite=settings.auth_cookie_same_site,
+        samesite=settings.auth.auth_cookie_same_site,
     )
 
 
@@ -153,7 +153,7 @@ async def signup(
     form: SignupForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
     settings = services.settings
-    if not settings.enable_signup:
+    if not settings.auth.enable_signup:
         raise SignupDisabled
     # Mass account creation from one address (spam, or padding the user table).
     await hit_limit(
@@ -161,7 +161,7 @@ async def signup(
         request,
         response,
         "signup",
-        [(settings.signup_rate_limit, f"signup:{client_ip(request)}")],
+        [(settings.ratelimit.signup_rate_limit, f"signup:{client_ip(request)}")],
     )
     email = _normalise_email(form.email)
     services.password_policy.check(form.password, context=(email, form.name))
@@ -170,7 +170,7 @@ async def signup(
         email=email,
         name=form.name,
         password_hash=password_hash,
-        role=settings.default_user_role,
+        role=settings.auth.default_user_role,
         first_is_admin=True,
     )
     services.events.record("auth.signup", scope=request.scope, user_id=user.id, role=user.role)
@@ -191,9 +191,9 @@ async def signin(
         response,
         "signin",
         [
-            (settings.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
-            (settings.signin_rate_limit_ip, f"signin:ip:{ip}"),
-            (settings.signin_rate_limit_account, f"signin:account:{email}"),
+            (settings.ratelimit.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
+            (settings.ratelimit.signin_rate_limit_ip, f"signin:ip:{ip}"),
+            (settings.ratelimit.signin_rate_limit_account, f"signin:account:{email}"),
         ],
         email=email,
     )
@@ -310,7 +310,7 @@ async def update_password(
         request,
         response,
         "password_change",
-        [(services.settings.password_change_rate_limit, f"password:{user.id}")],
+        [(services.settings.ratelimit.password_change_rate_limit, f"password:{user.id}")],
         user_id=user.id,
     )
     if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
@@ -346,7 +346,7 @@ async def update_profile(
 
 
 def _require_session(principal: VerifiedUser, services: Services) -> None:
-    if not services.settings.enable_api_keys:
+    if not services.settings.auth.enable_api_keys:
         raise ApiKeysDisabled
     if principal.via == "api_key":
         raise ApiKeyNeedsSession

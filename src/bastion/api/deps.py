@@ -116,7 +116,8 @@ AnyRole = Annotated[Principal, Depends(current_principal)]
 VerifiedUser = Annotated[Principal, Depends(verified_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
 CostlyLimit = Annotated[
-    Principal, Depends(rate_limited("costly", lambda settings: settings.costly_rate_limit))
+    Principal,
+    Depends(rate_limited("costly", lambda settings: settings.ratelimit.costly_rate_limit)),
 ]
 
 

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
 
 # Verified users only, WEB_FETCH_RATE_LIMIT each (per API key when called with one).
 WebFetchUser = Annotated[
-    Principal, Depends(rate_limited("web_fetch", lambda settings: settings.web_fetch_rate_limit))
+    Principal,
+    Depends(rate_limited("web_fetch", lambda settings: settings.ratelimit.web_fetch_rate_limit)),
 ]
 
 

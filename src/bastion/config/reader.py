@@ -89,6 +89,39 @@ class EnvReader:
         value = self.env.get(name) or ""
         return tuple(part.strip() for part in value.split(sep) if part.strip())
 
+    def size(self, name: str, default: str) -> int:
+        """A positive byte count such as ``1MB`` or ``262144``."""
+        value = self.text(name, default)
+        try:
+            size = parse_size(value)
+        except ValueError:
+            raise SettingsError(
+                name, f"{value!r} is not a size", "use e.g. 1MB or 262144"
+            ) from None
+        if size <= 0:
+            raise SettingsError(name, "the size must be positive", "use e.g. 1MB")
+        return size
+
+    def seconds(self, name: str, default: str) -> float:
+        """A duration such as ``500ms`` or ``5m``, in seconds."""
+        value = self.text(name, default) or default
+        try:
+            return parse_duration(value).total_seconds()
+        except ValueError:
+            raise SettingsError(
+                name, f"{value!r} is not a duration", "use a duration such as 500ms, 30s or 5m"
+            ) from None
+
+    def limit(self, name: str, default: str) -> RateLimit:
+        """A rate limit such as ``5/3m``."""
+        value = self.text(name, default) or default
+        try:
+            return parse_limit(value)
+        except ValueError:
+            raise SettingsError(
+                name, f"{value!r} is not a rate limit", "use N/period, e.g. 5/3m or 100/1h"
+            ) from None
+
 
 _DURATION_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 

@@ -201,29 +201,29 @@ def build_gateway(
     client = OutboundClient(
         AddressPolicy.for_urls(upstream.base_url for upstream in upstreams),
         timeouts=OutboundTimeouts(
-            connect=settings.upstream_connect_timeout,
-            read=settings.upstream_read_timeout,
-            write=settings.upstream_read_timeout,
-            pool=settings.upstream_connect_timeout,
+            connect=settings.gateway.upstream_connect_timeout,
+            read=settings.gateway.upstream_read_timeout,
+            write=settings.gateway.upstream_read_timeout,
+            pool=settings.gateway.upstream_connect_timeout,
             total=None,  # a generation may stream for long; the read timeout bounds silence
         ),
-        max_response_bytes=settings.upstream_max_response_size,
+        max_response_bytes=settings.gateway.upstream_max_response_size,
     )
     catalog = ModelCatalog(
         upstreams,
         client,
-        ttl=settings.model_list_cache_ttl,
+        ttl=settings.gateway.model_list_cache_ttl,
         clock=clock,
     )
     access = ModelAccessControl(
         ModelAccessStore(db, cache=settings.sees_every_write),
-        bypass=settings.bypass_model_access_control,
+        bypass=settings.gateway.bypass_model_access_control,
     )
     return Gateway(
         catalog,
         access,
         client,
         events,
-        max_size=settings.upstream_max_response_size,
+        max_size=settings.gateway.upstream_max_response_size,
         clock=clock,
     )

@@ -54,16 +54,21 @@ NO_UPSTREAM = (
 
 def upstreams_from(settings: Settings) -> tuple[Upstream, ...]:
     found: list[Upstream] = []
-    if settings.enable_openai_api:
+    if settings.gateway.enable_openai_api:
         found += [
             Upstream("openai", index, url, key)
             for index, (url, key) in enumerate(
-                zip(settings.openai_api_base_urls, settings.openai_api_keys, strict=True)
+                zip(
+                    settings.gateway.openai_api_base_urls,
+                    settings.gateway.openai_api_keys,
+                    strict=True,
+                )
             )
         ]
-    if settings.enable_ollama_api:
+    if settings.gateway.enable_ollama_api:
         found += [
-            Upstream("ollama", index, url) for index, url in enumerate(settings.ollama_base_urls)
+            Upstream("ollama", index, url)
+            for index, url in enumerate(settings.gateway.ollama_base_urls)
         ]
     return tuple(found)
 

@@ -157,7 +157,7 @@ def _cache_control(value: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Variable:
     name: str  # environment variable
-    field: str  # Settings attribute
+    field: str  # HttpSettings attribute
     header: str  # lower-case header name
     default: str | None  # None: not sent unless set
     validate: Callable[[str], str]
@@ -280,7 +280,7 @@ def build_security_headers(settings: Settings) -> tuple[SecurityHeaders, list[st
     hsts = cache_control = None
     nonce_csp = None
     for variable in _VARIABLES:
-        value = _resolve(variable, getattr(settings, variable.field), warnings)
+        value = _resolve(variable, getattr(settings.http, variable.field), warnings)
         if value is None:
             continue
         pair = (variable.header.encode("ascii"), value.encode("ascii"))

@@ -87,22 +87,22 @@ class WebFetcher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebFetcher:
-        filter_list = settings.web_fetch_filter_list
+        filter_list = settings.outbound.web_fetch_filter_list
         policy = AddressPolicy(
-            allow_networks=LOCAL_NETWORKS if settings.enable_local_web_fetch else (),
+            allow_networks=LOCAL_NETWORKS if settings.outbound.enable_local_web_fetch else (),
             domains=DomainFilter(filter_list) if filter_list else None,
         )
         client = OutboundClient(
             policy,
             timeouts=OutboundTimeouts(
-                connect=settings.outbound_connect_timeout,
-                read=settings.outbound_read_timeout,
-                write=settings.outbound_read_timeout,
-                pool=settings.outbound_connect_timeout,
-                total=settings.outbound_timeout,
+                connect=settings.outbound.outbound_connect_timeout,
+                read=settings.outbound.outbound_read_timeout,
+                write=settings.outbound.outbound_read_timeout,
+                pool=settings.outbound.outbound_connect_timeout,
+                total=settings.outbound.outbound_timeout,
             ),
-            max_response_bytes=settings.outbound_max_response_size,
-            verify_tls=settings.enable_web_loader_ssl_verification,
+            max_response_bytes=settings.outbound.outbound_max_response_size,
+            verify_tls=settings.outbound.enable_web_loader_ssl_verification,
         )
         return cls(client)
 

@@ -57,7 +57,7 @@ async def settings_page(request: Request) -> Page:
         "settings.html",
         user=principal.user,
         page="settings",
-        api_keys_enabled=services.settings.enable_api_keys,
+        api_keys_enabled=services.settings.auth.enable_api_keys,
     )
 
 
@@ -94,12 +94,12 @@ async def security_page(request: Request, range: str = "24h") -> Page:
         "range": chosen,
         "ranges": list(RANGES),
         "warnings": list(settings.warnings),
-        "audit_enabled": settings.enable_audit_logs_file,
+        "audit_enabled": settings.audit.enable_audit_logs_file,
     }
-    if settings.enable_audit_logs_file:
+    if settings.audit.enable_audit_logs_file:
         now = datetime.now(UTC)
         found = await anyio.to_thread.run_sync(
-            lambda: overview(settings.audit_logs_file_path, chosen, now)
+            lambda: overview(settings.audit.audit_logs_file_path, chosen, now)
         )
         labels = [_bucket_label(start, found.bucket_seconds) for start in found.bucket_starts]
         totals = found.totals

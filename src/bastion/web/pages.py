@@ -51,12 +51,12 @@ async def shared_chat(share_id: str, request: Request) -> Response:
 async def auth_page(request: Request) -> Response:
     services: Services = request.app.state.services
     # The first visitor creates the administrator: show them the sign-up form first.
-    first = services.settings.enable_signup and await services.users.count() == 0
+    first = services.settings.auth.enable_signup and await services.users.count() == 0
     return pages_of(request).render(
         "auth.html",
         user=None,
         page="auth",
-        signup_enabled=services.settings.enable_signup,
+        signup_enabled=services.settings.auth.enable_signup,
         first_account=first,
     )
 

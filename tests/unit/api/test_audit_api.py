@@ -73,7 +73,7 @@ async def test_paging_is_stable_across_rotation_and_reads_gzip_files(
     # The log grows and rotates between the pages: the cursor still holds.
     for number in range(10, 20):
         await bastion.client.post("/api/v1/auths/signout", headers={"User-Agent": str(number)})
-    assert rotated_files(bastion.settings.audit_logs_file_path)
+    assert rotated_files(bastion.settings.audit.audit_logs_file_path)
     agents = [e["user_agent"] for e in first["events"]]
     cursor = first["next_cursor"]
     while cursor is not None:
@@ -96,7 +96,7 @@ async def test_the_log_is_empty_before_anything_is_written(
     start_bastion: StartBastion, tmp_path: Path
 ) -> None:
     bastion = await start_bastion({"AUDIT_LOGS_FILE_PATH": str(tmp_path / "new" / "audit.log")})
-    assert query.search(bastion.settings.audit_logs_file_path, query.Filter(), limit=10) == (
+    assert query.search(bastion.settings.audit.audit_logs_file_path, query.Filter(), limit=10) == (
         [],
         None,
     )

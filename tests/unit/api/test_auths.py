@@ -210,7 +210,7 @@ async def test_signed_out_token_stays_refused_after_a_restart(start_bastion) -> 
         "/api/v1/auths/signout", headers={"Authorization": f"Bearer {user['token']}"}
     )
     restarted = await start_bastion()
-    assert restarted.settings.secret_key == first.settings.secret_key
+    assert restarted.settings.auth.secret_key == first.settings.auth.secret_key
     assert (await restarted.me(user["token"])).status_code == 401
     fresh = (await restarted.signin("restart@example.com")).json()["token"]
     assert (await restarted.me(fresh)).status_code == 200

@@ -17,7 +17,7 @@ async def test_config_answers_without_a_session_and_holds_nothing_secret(
     assert body["oauth"] == {"providers": {}}
     assert body["features"]["enable_signup"] is True
     assert body["features"]["enable_login_form"] is True
-    assert bastion.settings.secret_key not in response.text
+    assert bastion.settings.auth.secret_key not in response.text
     assert response.headers["cache-control"] == "no-store"
 
 

@@ -92,7 +92,7 @@ async def test_cross_site_multipart_upload_is_refused(bastion: Bastion) -> None:
             "/api/v1/files/", files={"file": ("a.txt", b"hello", "text/plain")}, headers=EVIL
         )
     assert (response.status_code, response.json()) == (403, REFUSED)
-    assert [path for path in bastion.settings.upload_dir.rglob("*") if path.is_file()] == []
+    assert [path for path in bastion.settings.files.upload_dir.rglob("*") if path.is_file()] == []
     files = await bastion.client.get("/api/v1/files/", headers=_auth(victim["token"]))
     assert files.json() == []
 

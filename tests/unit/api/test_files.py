@@ -34,7 +34,7 @@ def sentinel(tmp_path: Path, files_bastion: Bastion) -> Path:
     directory = tmp_path / "sentinel"
     directory.mkdir()
     (directory / "secret.txt").write_bytes(MARKER)
-    (files_bastion.settings.upload_dir.parent / "neighbour.txt").write_bytes(MARKER)
+    (files_bastion.settings.files.upload_dir.parent / "neighbour.txt").write_bytes(MARKER)
     return directory
 
 
@@ -79,9 +79,9 @@ async def test_upload_list_read_download_delete(files_bastion: Bastion) -> None:
         "size": 12,
     }
     assert stored["hash"] == hashlib.sha256(b"hello world\n").hexdigest()
-    on_disk = files_bastion.settings.upload_dir / storage_name(stored["id"])
+    on_disk = files_bastion.settings.files.upload_dir / storage_name(stored["id"])
     assert on_disk.read_bytes() == b"hello world\n"
-    assert files_bastion.settings.upload_dir.stat().st_mode & 0o777 == 0o700
+    assert files_bastion.settings.files.upload_dir.stat().st_mode & 0o777 == 0o700
 
     listed = await files_bastion.client.get("/api/v1/files/", headers=_auth(owner["token"]))
     assert [entry["id"] for entry in listed.json()] == [stored["id"]]
@@ -187,7 +187,7 @@ async def test_markup_uploads_are_refused_and_leave_nothing(
     owner = await files_bastion.signup("owner@example.com")
     status, body = await _upload(files_bastion, owner["token"], content, "page.html", claimed)
     assert (status, body["code"]) == (415, "file_type_not_allowed")
-    assert list(files_bastion.settings.upload_dir.iterdir()) == []
+    assert list(files_bastion.settings.files.upload_dir.iterdir()) == []
     (event,) = sink.of_type("file.upload_refused")
     assert (event.outcome, event.details["reason"]) == ("denied", "file_type_not_allowed")
 
@@ -202,7 +202,7 @@ async def test_size_cap_holds_at_the_exact_limit(files_bastion: Bastion) -> None
     # Far over: refused from the declared length by the body limit, before reading.
     status, body = await _upload(files_bastion, owner["token"], b"a" * (limit + 100_000))
     assert (status, body["code"]) == (413, "payload_too_large")
-    assert len(list(files_bastion.settings.upload_dir.iterdir())) == 1
+    assert len(list(files_bastion.settings.files.upload_dir.iterdir())) == 1
 
 
 async def test_a_streamed_upload_without_length_is_capped_while_streaming(
@@ -229,7 +229,7 @@ async def test_a_streamed_upload_without_length_is_capped_while_streaming(
         },
     )
     assert response.status_code == 413
-    assert list(files_bastion.settings.upload_dir.iterdir()) == []
+    assert list(files_bastion.settings.files.upload_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ async def test_malformed_or_ambiguous_uploads_are_refused(
         headers={**_auth(owner["token"]), "Content-Type": "multipart/form-data; boundary=b"},
     )
     assert (response.status_code, response.json()["code"]) == (400, "invalid_upload")
-    assert list(files_bastion.settings.upload_dir.iterdir()) == []
+    assert list(files_bastion.settings.files.upload_dir.iterdir()) == []
 
 
 async def test_another_users_file_answers_404_on_every_route(files_bastion: Bastion) -> None:
@@ -294,7 +294,7 @@ async def test_pending_and_anonymous_callers_cannot_use_files(
             "/api/v1/files/", files={"file": ("a.txt", b"x")}, headers=headers
         )
         assert response.status_code == status
-    assert list(bastion.settings.upload_dir.iterdir()) == []
+    assert list(bastion.settings.files.upload_dir.iterdir()) == []
 
 
 TRAVERSAL_IDS = [
@@ -326,7 +326,7 @@ TRAVERSAL_NAMES = [
 async def test_path_traversal_touches_nothing_outside_the_upload_dir(
     files_bastion: Bastion, sentinel: Path, tmp_path: Path
 ) -> None:
-    upload_dir = files_bastion.settings.upload_dir
+    upload_dir = files_bastion.settings.files.upload_dir
     before = _snapshot(tmp_path, upload_dir)
     owner = await files_bastion.signup("owner@example.com")
     headers = _auth(owner["token"])
@@ -360,10 +360,10 @@ async def test_a_symlink_planted_in_the_upload_dir_is_not_followed(
 ) -> None:
     owner = await files_bastion.signup("owner@example.com")
     _, stored = await _upload(files_bastion, owner["token"], b"mine")
-    planted = files_bastion.settings.upload_dir / storage_name(stored["id"])
+    planted = files_bastion.settings.files.upload_dir / storage_name(stored["id"])
     planted.unlink()
     planted.symlink_to(sentinel / "secret.txt")
-    before = _snapshot(tmp_path, files_bastion.settings.upload_dir)
+    before = _snapshot(tmp_path, files_bastion.settings.files.upload_dir)
     url = f"/api/v1/files/{stored['id']}"
     download = await files_bastion.client.get(f"{url}/content", headers=_auth(owner["token"]))
     assert download.status_code == 404
@@ -372,7 +372,7 @@ async def test_a_symlink_planted_in_the_upload_dir_is_not_followed(
     assert deleted.status_code == 200
     assert not planted.is_symlink()
     assert (sentinel / "secret.txt").read_bytes() == MARKER
-    assert _snapshot(tmp_path, files_bastion.settings.upload_dir) == before
+    assert _snapshot(tmp_path, files_bastion.settings.files.upload_dir) == before
 
 
 async def test_a_client_hanging_up_mid_upload_leaves_no_partial_file(
@@ -417,7 +417,7 @@ async def test_a_client_hanging_up_mid_upload_leaves_no_partial_file(
     await app(scope, receive, send)
     assert sent[0]["status"] == 400
     assert b'"upload_interrupted"' in sent[1]["body"]
-    assert os.listdir(files_bastion.settings.upload_dir) == []
+    assert os.listdir(files_bastion.settings.files.upload_dir) == []
     listed = await files_bastion.client.get("/api/v1/files/", headers=_auth(owner["token"]))
     assert listed.json() == []
 
@@ -428,7 +428,7 @@ async def test_deleting_an_account_deletes_its_files_from_disk(files_bastion: Ba
     _, kept = await _upload(files_bastion, admin["token"], b"the admin's")
     for content in (b"one", b"two"):
         assert (await _upload(files_bastion, user["token"], content))[0] == 200
-    upload_dir = files_bastion.settings.upload_dir
+    upload_dir = files_bastion.settings.files.upload_dir
     assert len(list(upload_dir.iterdir())) == 3
     response = await files_bastion.client.delete(
         f"/api/v1/users/{user['id']}", headers=_auth(admin["token"])

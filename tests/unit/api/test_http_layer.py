@@ -84,7 +84,7 @@ async def test_unknown_path_is_a_json_404(bastion: Bastion) -> None:
 
 
 async def test_database_file_is_private(bastion: Bastion) -> None:
-    database = bastion.settings.data_dir / "bastion.db"
+    database = bastion.settings.server.data_dir / "bastion.db"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
 
 

@@ -122,7 +122,7 @@ async def test_csp_reports_are_limited_per_address_and_coalesced(
     assert bastion.services.audit.flush(30)
     seen = [
         (e["type"], e["client_ip"], (e.get("details") or {}).get("count"), e.get("status"))
-        for e in _entries(bastion.settings.audit_logs_file_path)
+        for e in _entries(bastion.settings.audit.audit_logs_file_path)
         if e["type"] != "auth.signup"
     ]
     first, other, big_ip = "203.0.113.9", "198.51.100.7", "192.0.2.44"
@@ -165,7 +165,7 @@ async def test_bogus_api_keys_are_written_once_then_counted(start_bastion: Start
     assert bastion.services.audit.flush(30)
     seen = [
         (e["type"], (e.get("details") or {}).get("of"), (e.get("details") or {}).get("count"))
-        for e in _entries(bastion.settings.audit_logs_file_path)
+        for e in _entries(bastion.settings.audit.audit_logs_file_path)
         if e.get("client_ip") == "203.0.113.77"
     ]
     assert seen == [

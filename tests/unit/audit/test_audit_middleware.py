@@ -18,7 +18,7 @@ def _auth(token: str) -> dict[str, str]:
 def logged(bastion: Bastion) -> list[dict[str, Any]]:
     """Everything in the instance's audit log (current and rotated files)."""
     assert bastion.services.audit.flush(30)
-    return list(query.entries(bastion.settings.audit_logs_file_path))
+    return list(query.entries(bastion.settings.audit.audit_logs_file_path))
 
 
 def requests(bastion: Bastion) -> list[dict[str, Any]]:
@@ -183,7 +183,7 @@ async def test_stdout_carries_the_same_lines_as_the_file(
     bastion = await start_bastion({"ENABLE_AUDIT_STDOUT": "true"})
     await bastion.client.post("/api/v1/auths/signout")
     assert bastion.services.audit.flush(30)
-    file_text = bastion.settings.audit_logs_file_path.read_text()
+    file_text = bastion.settings.audit.audit_logs_file_path.read_text()
     assert capsys.readouterr().out == file_text
 
 

@@ -77,8 +77,8 @@ async def test_no_password_token_or_key_in_any_log_file(
     await bastion.client.post("/api/v1/auths/signout", headers=_auth(new_token))
     assert bastion.services.audit.flush(30)
 
-    text = _every_log_file(bastion.settings.data_dir).decode() + capsys.readouterr().out
-    assert "audit.log." in " ".join(p.name for p in bastion.settings.data_dir.iterdir())
+    text = _every_log_file(bastion.settings.server.data_dir).decode() + capsys.readouterr().out
+    assert "audit.log." in " ".join(p.name for p in bastion.settings.server.data_dir.iterdir())
     assert "/api/v1/auths/update/password" in text and "api_key.created" in text
     secrets = [PASSWORD, NEW_PASSWORD, user["token"], signin["token"], new_token, key]
     for secret in secrets:
@@ -199,7 +199,7 @@ async def test_newlines_and_control_characters_cannot_forge_or_split_entries(
     )
     await bastion.signin("ghost" + forged + "@example.com", "wrong password here")
     entries = logged(bastion)
-    lines = bastion.settings.audit_logs_file_path.read_bytes().split(b"\n")[:-1]
+    lines = bastion.settings.audit.audit_logs_file_path.read_bytes().split(b"\n")[:-1]
     assert len(lines) == len(entries) == 3  # request, sign-in event, sign-in request
     assert all(0x20 <= byte < 0x7F for line in lines for byte in line)  # escaped, ASCII
     assert requests(bastion)[0]["path"] == "/api/v1/auths/signout" + forged

@@ -32,7 +32,7 @@ async def test_a_deep_body_erases_no_failed_signin(start_bastion: StartBastion) 
     assert (await bastion.signin("victim@example.com", "wrong password 2")).status_code == 400
     assert bastion.services.audit.flush(30)
 
-    path = bastion.settings.audit_logs_file_path
+    path = bastion.settings.audit.audit_logs_file_path
     entries = list(query.entries(path))
     seen = [
         (entry["type"], entry.get("path") or entry["details"].get("reason"))

@@ -121,7 +121,7 @@ async def test_forged_and_foreign_tokens_are_refused_with_401(bastion: Bastion) 
     user = await bastion.signup("owner@example.com")
     assert (await bastion.me(user["token"])).status_code == 200
     payload = jwt.decode(user["token"], options={"verify_signature": False})
-    key = bastion.settings.secret_key
+    key = bastion.settings.auth.secret_key
     # The genuine token, re-signed with the server's key, passes: each forgery differs in one way.
     assert (await bastion.me(jwt.encode(payload, key, algorithm="HS256"))).status_code == 200
     for name, token in _forged_tokens(user["token"], payload, key).items():

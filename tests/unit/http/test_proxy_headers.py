@@ -297,7 +297,7 @@ def stacked(tmp_path: Path) -> ASGIApp:
     settings = load_settings({"DATA_DIR": str(tmp_path), "FORWARDED_ALLOW_IPS": "10.0.0.0/8"})
     headers, _ = build_security_headers(settings)
     return ProxyHeadersMiddleware(
-        SecurityHeadersMiddleware(APP, headers), settings.forwarded_allow_ips
+        SecurityHeadersMiddleware(APP, headers), settings.http.forwarded_allow_ips
     )
 
 

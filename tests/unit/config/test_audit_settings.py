@@ -11,15 +11,18 @@ from bastion.config import SettingsError, load_settings
 
 def test_audit_defaults(tmp_path: Path) -> None:
     settings = load_settings({"DATA_DIR": str(tmp_path)})
-    assert settings.audit_log_level == "METADATA"
-    assert settings.audit_logs_file_path == tmp_path / "audit.log"
-    assert settings.audit_log_file_rotation_size == 10_000_000
-    assert settings.audit_log_file_retention == 10
-    assert settings.audit_included_paths == settings.audit_excluded_paths == ()
-    assert settings.max_body_log_size == 2048
-    assert (settings.enable_audit_stdout, settings.enable_audit_logs_file) == (False, True)
-    assert settings.enable_audit_get_requests is False
-    assert settings.audit_webhook_url is None
+    assert settings.audit.audit_log_level == "METADATA"
+    assert settings.audit.audit_logs_file_path == tmp_path / "audit.log"
+    assert settings.audit.audit_log_file_rotation_size == 10_000_000
+    assert settings.audit.audit_log_file_retention == 10
+    assert settings.audit.audit_included_paths == settings.audit.audit_excluded_paths == ()
+    assert settings.audit.max_body_log_size == 2048
+    assert (settings.audit.enable_audit_stdout, settings.audit.enable_audit_logs_file) == (
+        False,
+        True,
+    )
+    assert settings.audit.enable_audit_get_requests is False
+    assert settings.audit.audit_webhook_url is None
 
 
 def test_audit_values_are_read(tmp_path: Path) -> None:
@@ -34,12 +37,12 @@ def test_audit_values_are_read(tmp_path: Path) -> None:
             "AUDIT_WEBHOOK_URL": "https://siem.example.com/hook",
         }
     )
-    assert settings.audit_log_level == "REQUEST_RESPONSE"
-    assert settings.audit_logs_file_path == tmp_path / "logs" / "a.log"
-    assert settings.audit_log_file_rotation_size == 65536
-    assert settings.audit_log_file_retention == 3
-    assert settings.audit_excluded_paths == ("chats", "/api/v1/files")
-    assert settings.audit_webhook_url == "https://siem.example.com/hook"
+    assert settings.audit.audit_log_level == "REQUEST_RESPONSE"
+    assert settings.audit.audit_logs_file_path == tmp_path / "logs" / "a.log"
+    assert settings.audit.audit_log_file_rotation_size == 65536
+    assert settings.audit.audit_log_file_retention == 3
+    assert settings.audit.audit_excluded_paths == ("chats", "/api/v1/files")
+    assert settings.audit.audit_webhook_url == "https://siem.example.com/hook"
 
 
 @pytest.mark.parametrize(
@@ -65,4 +68,4 @@ def test_plain_http_webhook_only_to_loopback(tmp_path: Path) -> None:
     settings = load_settings(
         {"DATA_DIR": str(tmp_path), "AUDIT_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
     )
-    assert settings.audit_webhook_url == "http://127.0.0.1:9/hook"
+    assert settings.audit.audit_webhook_url == "http://127.0.0.1:9/hook"

@@ -39,11 +39,11 @@ def test_generated_secret_is_0600_and_reused_on_restart(tmp_path: Path) -> None:
     first = _load(tmp_path)
     key_file = tmp_path / "data" / SECRET_KEY_FILE
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert len(first.secret_key) >= 43  # 256 bits, url-safe base64
-    assert key_file.read_text().strip() == first.secret_key
-    assert _load(tmp_path).secret_key == first.secret_key
+    assert len(first.auth.secret_key) >= 43  # 256 bits, url-safe base64
+    assert key_file.read_text().strip() == first.auth.secret_key
+    assert _load(tmp_path).auth.secret_key == first.auth.secret_key
     other = load_settings({"DATA_DIR": str(tmp_path / "elsewhere")})
-    assert other.secret_key != first.secret_key
+    assert other.auth.secret_key != first.auth.secret_key
 
 
 def test_secret_file_with_loose_permissions_is_tightened(tmp_path: Path) -> None:
@@ -56,13 +56,13 @@ def test_secret_file_with_loose_permissions_is_tightened(tmp_path: Path) -> None
 
 def test_data_dir_is_created_0700(tmp_path: Path) -> None:
     settings = _load(tmp_path)
-    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(settings.server.data_dir.stat().st_mode) == 0o700
 
 
 def test_configured_secret_is_used_and_never_shown(tmp_path: Path) -> None:
     key = "x" * 16 + "y" * 16
     settings = _load(tmp_path, WEBUI_SECRET_KEY=key)
-    assert settings.secret_key == key
+    assert settings.auth.secret_key == key
     assert key not in repr(settings)
     assert not (tmp_path / "data" / SECRET_KEY_FILE).exists()
 
@@ -90,7 +90,7 @@ def test_bad_durations(text: str) -> None:
 
 def test_jwt_expires_in_minus_one_warns(tmp_path: Path) -> None:
     settings = _load(tmp_path, JWT_EXPIRES_IN="-1")
-    assert settings.jwt_expires_in is None
+    assert settings.auth.jwt_expires_in is None
     assert any(w.startswith("JWT_EXPIRES_IN:") for w in settings.warnings)
 
 
@@ -132,7 +132,7 @@ def test_same_site_none_needs_secure(tmp_path: Path) -> None:
     assert (
         _load(
             tmp_path, WEBUI_AUTH_COOKIE_SAME_SITE="none", WEBUI_AUTH_COOKIE_SECURE="true"
-        ).auth_cookie_same_site
+        ).auth.auth_cookie_same_site
         == "none"
     )
 
@@ -141,9 +141,9 @@ def test_auth_cookie_settings_fall_back_to_the_session_ones(tmp_path: Path) -> N
     settings = _load(
         tmp_path, WEBUI_SESSION_COOKIE_SECURE="true", WEBUI_SESSION_COOKIE_SAME_SITE="strict"
     )
-    assert settings.auth_cookie_secure is CookieSecure.TRUE
-    assert settings.auth_cookie_same_site == "strict"
-    assert _load(tmp_path).auth_cookie_secure is CookieSecure.AUTO
+    assert settings.auth.auth_cookie_secure is CookieSecure.TRUE
+    assert settings.auth.auth_cookie_same_site == "strict"
+    assert _load(tmp_path).auth.auth_cookie_secure is CookieSecure.AUTO
 
 
 def test_password_regex_must_compile(tmp_path: Path) -> None:
@@ -162,21 +162,21 @@ def test_cors_origins_are_normalised_and_wildcard_warns(tmp_path: Path) -> None:
     settings = _load(
         tmp_path, CORS_ALLOW_ORIGIN="https://Chat.Example.com ; http://localhost:3000/"
     )
-    assert settings.cors_allow_origins == ("https://chat.example.com", "http://localhost:3000")
+    assert settings.http.cors_allow_origins == ("https://chat.example.com", "http://localhost:3000")
     wildcard = _load(tmp_path, CORS_ALLOW_ORIGIN="*")
-    assert wildcard.cors_allow_origins == ("*",)
+    assert wildcard.http.cors_allow_origins == ("*",)
     assert any(w.startswith("CORS_ALLOW_ORIGIN:") for w in wildcard.warnings)
 
 
 def test_allowed_hosts_default_to_any_and_are_lower_cased(tmp_path: Path) -> None:
-    assert _load(tmp_path).allowed_hosts == ("*",)
+    assert _load(tmp_path).http.allowed_hosts == ("*",)
     settings = _load(tmp_path, ALLOWED_HOSTS="Chat.Example.com, *.example.org")
-    assert settings.allowed_hosts == ("chat.example.com", "*.example.org")
+    assert settings.http.allowed_hosts == ("chat.example.com", "*.example.org")
 
 
 def test_forwarded_allow_ips_takes_addresses_and_networks(tmp_path: Path) -> None:
     settings = _load(tmp_path, FORWARDED_ALLOW_IPS="127.0.0.1, 10.0.0.0/8, ::1")
-    assert [str(net) for net in settings.forwarded_allow_ips] == [
+    assert [str(net) for net in settings.http.forwarded_allow_ips] == [
         "127.0.0.1/32",
         "10.0.0.0/8",
         "::1/128",
@@ -195,14 +195,14 @@ def test_sizes() -> None:
 def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = _load(tmp_path)
     with pytest.raises(AttributeError):
-        settings.enable_signup = False  # type: ignore[misc]
+        settings.auth.enable_signup = False  # type: ignore[misc]
 
 
 def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ENABLE_SIGNUP", "false")
-    assert _load(tmp_path).enable_signup is True
+    assert _load(tmp_path).auth.enable_signup is True
     assert os.environ["ENABLE_SIGNUP"] == "false"
 
 
@@ -211,19 +211,19 @@ def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(
 
 def test_file_and_outbound_defaults(tmp_path: Path) -> None:
     settings = _load(tmp_path)
-    assert settings.upload_dir == (tmp_path / "data" / "uploads").resolve()
-    assert stat.S_IMODE(settings.upload_dir.stat().st_mode) == 0o700
-    assert settings.file_max_size == 25 * 1024 * 1024
-    assert settings.enable_local_web_fetch is False
-    assert settings.web_fetch_filter_list == ()
-    assert settings.enable_web_loader_ssl_verification is True
-    assert settings.web_fetch_rate_limit == RateLimit(20, 60.0)
+    assert settings.files.upload_dir == (tmp_path / "data" / "uploads").resolve()
+    assert stat.S_IMODE(settings.files.upload_dir.stat().st_mode) == 0o700
+    assert settings.files.file_max_size == 25 * 1024 * 1024
+    assert settings.outbound.enable_local_web_fetch is False
+    assert settings.outbound.web_fetch_filter_list == ()
+    assert settings.outbound.enable_web_loader_ssl_verification is True
+    assert settings.ratelimit.web_fetch_rate_limit == RateLimit(20, 60.0)
     assert (
-        settings.outbound_connect_timeout,
-        settings.outbound_read_timeout,
-        settings.outbound_timeout,
+        settings.outbound.outbound_connect_timeout,
+        settings.outbound.outbound_read_timeout,
+        settings.outbound.outbound_timeout,
     ) == (10.0, 30.0, 60.0)
-    assert settings.outbound_max_response_size == 8 * 1024 * 1024
+    assert settings.outbound.outbound_max_response_size == 8 * 1024 * 1024
 
 
 def test_upload_dir_is_created_private_and_loose_modes_are_tightened(tmp_path: Path) -> None:
@@ -238,12 +238,12 @@ def test_upload_dir_is_created_private_and_loose_modes_are_tightened(tmp_path: P
         WEB_FETCH_RATE_LIMIT="5/3m",
         OUTBOUND_TIMEOUT="1m30s",
     )
-    assert settings.upload_dir == loose
+    assert settings.files.upload_dir == loose
     assert stat.S_IMODE(loose.stat().st_mode) == 0o700
-    assert settings.file_max_size == 2 * 1024 * 1024
-    assert settings.web_fetch_filter_list == ("example.com", "!evil.com")
-    assert settings.web_fetch_rate_limit == RateLimit(5, 180.0)
-    assert settings.outbound_timeout == 90.0
+    assert settings.files.file_max_size == 2 * 1024 * 1024
+    assert settings.outbound.web_fetch_filter_list == ("example.com", "!evil.com")
+    assert settings.ratelimit.web_fetch_rate_limit == RateLimit(5, 180.0)
+    assert settings.outbound.outbound_timeout == 90.0
 
 
 @pytest.mark.parametrize(
@@ -304,14 +304,17 @@ def test_limits_and_redis_settings_are_read(tmp_path: Path) -> None:
         SIGNIN_RATE_LIMIT_ACCOUNT_IP="5/3m",
         COSTLY_RATE_LIMIT="10/s",
     )
-    assert settings.redis_url == "redis://127.0.0.1:6379/2"
-    assert settings.redis_key_prefix == "team-a"
-    assert settings.redis_timeout == 0.1
+    assert settings.redis.redis_url == "redis://127.0.0.1:6379/2"
+    assert settings.redis.redis_key_prefix == "team-a"
+    assert settings.redis.redis_timeout == 0.1
     assert (
-        settings.signin_rate_limit_account_ip.amount,
-        settings.signin_rate_limit_account_ip.period,
+        settings.ratelimit.signin_rate_limit_account_ip.amount,
+        settings.ratelimit.signin_rate_limit_account_ip.period,
     ) == (5, 180.0)
-    assert (settings.costly_rate_limit.amount, settings.costly_rate_limit.period) == (10, 1.0)
+    assert (
+        settings.ratelimit.costly_rate_limit.amount,
+        settings.ratelimit.costly_rate_limit.period,
+    ) == (10, 1.0)
     # Redis shares revocations: no in-process cache even with one worker on SQLite.
     assert settings.sees_every_write is False
     assert _load(tmp_path).sees_every_write is True
@@ -341,4 +344,4 @@ def test_a_web_fetch_filter_entry_that_cannot_be_used_stops_the_start(
 def test_web_fetch_filter_entries_may_be_domains_addresses_and_ranges(tmp_path: Path) -> None:
     entries = "docs.example.com,!evil.example,!127.0.0.2/32,!10.0.0.0/8,!::1,192.0.2.7"
     settings = _load(tmp_path, WEB_FETCH_FILTER_LIST=entries)
-    assert settings.web_fetch_filter_list == tuple(entries.split(","))
+    assert settings.outbound.web_fetch_filter_list == tuple(entries.split(","))

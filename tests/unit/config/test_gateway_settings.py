@@ -17,9 +17,12 @@ def _load(tmp_path: Path, **env: str) -> Settings:
 def test_defaults_have_no_upstreams_and_model_access_control_on(tmp_path: Path) -> None:
     settings = _load(tmp_path)
     assert upstreams_from(settings) == ()
-    assert settings.bypass_model_access_control is False
-    assert (settings.model_list_cache_ttl, settings.upstream_read_timeout) == (10.0, 300.0)
-    assert settings.upstream_max_response_size == 16 * 1024 * 1024
+    assert settings.gateway.bypass_model_access_control is False
+    assert (settings.gateway.model_list_cache_ttl, settings.gateway.upstream_read_timeout) == (
+        10.0,
+        300.0,
+    )
+    assert settings.gateway.upstream_max_response_size == 16 * 1024 * 1024
 
 
 def test_keys_are_index_aligned_with_urls_and_an_empty_entry_means_no_key(

@@ -1,0 +1,83 @@
+"""The audit log: how much it records, where it writes, how it rotates, where it sends."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from bastion.config.reader import EnvReader, SettingsError
+
+AuditLevelName = Literal["NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE"]
+AUDIT_LEVELS: tuple[AuditLevelName, ...] = ("NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    audit_log_level: AuditLevelName
+    audit_logs_file_path: Path
+    audit_log_file_rotation_size: int
+    audit_log_file_retention: int
+    audit_included_paths: tuple[str, ...]
+    audit_excluded_paths: tuple[str, ...]
+    max_body_log_size: int
+    enable_audit_stdout: bool
+    enable_audit_logs_file: bool
+    enable_audit_get_requests: bool
+    audit_webhook_url: str | None
+
+
+def read_audit(env: EnvReader, data_dir: Path) -> AuditSettings:
+    return AuditSettings(
+        audit_log_level=env.choice(  # type: ignore[arg-type]
+            "AUDIT_LOG_LEVEL", "metadata", tuple(level.lower() for level in AUDIT_LEVELS)
+        ).upper(),
+        audit_logs_file_path=_audit_file_path(env, data_dir),
+        audit_log_file_rotation_size=env.size("AUDIT_LOG_FILE_ROTATION_SIZE", "10MB"),
+        audit_log_file_retention=env.integer(
+            "AUDIT_LOG_FILE_RETENTION", 10, minimum=0, maximum=10_000
+        ),
+        audit_included_paths=env.csv("AUDIT_INCLUDED_PATHS"),
+        audit_excluded_paths=env.csv("AUDIT_EXCLUDED_PATHS"),
+        max_body_log_size=env.integer("MAX_BODY_LOG_SIZE", 2048, minimum=0, maximum=1024**2),
+        enable_audit_stdout=env.flag("ENABLE_AUDIT_STDOUT", False),
+        enable_audit_logs_file=env.flag("ENABLE_AUDIT_LOGS_FILE", True),
+        enable_audit_get_requests=env.flag("ENABLE_AUDIT_GET_REQUESTS", False),
+        audit_webhook_url=_audit_webhook_url(env),
+    )
+
+
+def _audit_file_path(env: EnvReader, data_dir: Path) -> Path:
+    value = env.optional("AUDIT_LOGS_FILE_PATH")
+    path = data_dir / "audit.log" if value is None else Path(value).expanduser().resolve()
+    if path.is_dir():
+        raise SettingsError(
+            "AUDIT_LOGS_FILE_PATH", f"{path} is a directory", "give the path of a file"
+        )
+    return path
+
+
+def _audit_webhook_url(env: EnvReader) -> str | None:
+    """Events leave the host only over TLS; plain http only to this machine (tests)."""
+    value = env.optional("AUDIT_WEBHOOK_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if (
+        not host
+        or parts.scheme not in {"http", "https"}
+        or (parts.scheme == "http" and not loopback)
+    ):
+        raise SettingsError(
+            "AUDIT_WEBHOOK_URL",
+            f"{value!r} is not an https URL",
+            "use https://… (plain http is accepted only for a loopback address)",
+        )
+    return value
