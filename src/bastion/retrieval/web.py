@@ -74,11 +74,14 @@ def _tidy(text: str) -> str:
 
 
 def html_to_text(html: str) -> tuple[str, str]:
-    """``(title, text)`` of an HTML page, with the stdlib parser."""
+    """``(title, text)`` of an HTML page, with the stdlib parser.
+
+    The title is one line, as a browser shows it.
+    """
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
-    return _tidy(" ".join(extractor.title)), _tidy("".join(extractor.parts))
+    return " ".join("".join(extractor.title).split()), _tidy("".join(extractor.parts))
 
 
 class WebFetcher:

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from bastion.audit.events import MemorySink
-from bastion.retrieval.web import html_to_text
 from tests.support import Bastion, StartBastion
 from tests.web_servers import (
     Certificates,
@@ -37,12 +36,6 @@ class Clock:
 async def _user(bastion: Bastion) -> dict[str, str]:
     admin = await bastion.signup("admin@example.com")
     return {"Authorization": f"Bearer {admin['token']}"}
-
-
-def test_html_is_reduced_to_its_visible_text() -> None:
-    title, text = html_to_text(PAGE.decode())
-    assert title == "The Title"
-    assert text == "Heading\n\nFirst\xa0paragraph & more.\n\nSecond\nline"
 
 
 async def test_a_page_is_fetched_as_text(
