@@ -1,10 +1,11 @@
-"""``bastion serve | create-admin | audit verify PATH… | --version``."""
+"""``bastion serve | check [--deploy] | create-admin | audit verify PATH… | --version``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import sys
@@ -44,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers", type=_bounded(1, 64), help="worker processes (default WORKERS or 1)"
+    )
+
+    check = commands.add_parser("check", help="review the configuration for security problems")
+    check.add_argument(
+        "--deploy", action="store_true", help="add the checks that matter in production"
+    )
+    check.add_argument("--json", action="store_true", help="print the messages as JSON")
+    check.add_argument(
+        "--fail-level",
+        choices=("warning", "error"),
+        default="error",
+        help="exit 1 when a message of this level or above is found (default error)",
     )
 
     admin = commands.add_parser("create-admin", help="create an administrator account")
@@ -181,6 +194,57 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+def _check(settings: Settings, *, deploy: bool, as_json: bool, fail_level: str) -> int:
+    """Exit 1 when a message at ``fail_level`` or above is found, 0 otherwise."""
+    from bastion.checks import Level, Target, run_checks
+
+    target = Target(settings, accounts_exist=_accounts_exist(settings))
+    messages = run_checks(target, deploy=deploy)
+    failed = any(message.level >= Level[fail_level.upper()] for message in messages)
+    if as_json:
+        report = {
+            "messages": [message.as_dict() for message in messages],
+            "deploy": deploy,
+            "fail_level": fail_level,
+            "failed": failed,
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        for message in messages:
+            print(message)
+        errors = sum(message.level is Level.ERROR for message in messages)
+        print(
+            f"bastion check{' --deploy' if deploy else ''}: "
+            f"{errors} error(s), {len(messages) - errors} warning(s)"
+        )
+    return 1 if failed else 0
+
+
+def _accounts_exist(settings: Settings) -> bool | None:
+    """Whether the database holds an account; ``None`` when no check needs to know."""
+    if settings.auth.admin_password is None:
+        return None
+    scheme, _, path = settings.server.database_url.partition(":///")
+    if scheme.startswith("sqlite") and not Path(path).exists():
+        return False  # nothing to read, and nothing to create
+    return asyncio.run(_count_accounts(settings.server.database_url))
+
+
+async def _count_accounts(database_url: str) -> bool | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bastion.store.db import Database
+    from bastion.store.users import Users
+
+    database = Database(database_url)
+    try:
+        return await Users(database, cache=False).count() > 0
+    except (SQLAlchemyError, OSError):
+        return None  # not migrated yet, or unreachable: the check that needs it passes
+    finally:
+        await database.dispose()
+
+
 class PasswordUnavailable(Exception):
     """No password can be read the way the command line asked; the message says why."""
 
@@ -253,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings)
+        if args.command == "check":
+            return _check(
+                settings, deploy=args.deploy, as_json=args.json, fail_level=args.fail_level
+            )
         return _create_admin(
             settings, args.email, args.name, args.password_stdin, args.password_file
         )

@@ -223,6 +223,9 @@ def test_security_overview_charts_the_failures_just_caused(
     expect(chart.locator("desc")).to_contain_text(f"{before + 2} in all")
     expect(page.get_by_role("table", name="Top source addresses")).to_contain_text("127.0.0.1")
     expect(page.get_by_role("heading", name="Start-up warnings")).to_be_visible()
+    # The served instance has no Redis: the production checks say so, with the fix.
+    checks = page.get_by_role("region", name="Configuration checks")
+    expect(checks.locator("li", has_text="bastion.W061")).to_contain_text("Fix: set REDIS_URL")
     screenshot(page, "admin-security-failures")
 
     page.get_by_role("link", name="Last 7 days").click()

@@ -13,6 +13,7 @@ from bastion.api.deps import AdminUser, ServicesDep, client_ip
 from bastion.audit import csp
 from bastion.audit.overview import overview
 from bastion.audit.query import Filter, search_off_loop
+from bastion.checks import review_running
 from bastion.errors import BastionError, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 router = APIRouter(tags=["audit"])
@@ -57,7 +58,8 @@ async def security_overview(
     found = await anyio.to_thread.run_sync(
         lambda: overview(settings.audit.audit_logs_file_path, range, now)
     )
-    return {**found.as_json(), "warnings": list(settings.warnings)}
+    checks = [message.as_dict() for message in await review_running(settings)]
+    return {**found.as_json(), "warnings": list(settings.warnings), "checks": checks}
 
 
 @router.post("/api/v1/security/csp-report", status_code=204)

@@ -28,6 +28,7 @@ SameSite = Literal["lax", "strict", "none"]
 class AuthSettings:
     secret_key: str = field(repr=False)
     secret_key_fallbacks: tuple[str, ...] = field(repr=False)
+    secret_key_file: Path | None  # where the generated key is kept; None: WEBUI_SECRET_KEY
     jwt_expires_in: timedelta | None  # None: tokens without expiry (warned about)
 
     session_cookie_secure: CookieSecure
@@ -67,9 +68,11 @@ def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
             "only one of WEBUI_ADMIN_EMAIL and WEBUI_ADMIN_PASSWORD is set",
             "set both to create the first admin at start, or neither",
         )
+    key, key_file = secret_key(env, data_dir)
     return AuthSettings(
-        secret_key=secret_key(env, data_dir),
+        secret_key=key,
         secret_key_fallbacks=fallback_keys(env),
+        secret_key_file=key_file,
         jwt_expires_in=_jwt_expires_in(env),
         session_cookie_secure=session_secure,
         auth_cookie_secure=auth_secure,

@@ -45,7 +45,8 @@ KNOWN_DEFAULT_SECRETS = frozenset(
 )
 
 
-def secret_key(env: EnvReader, data_dir: Path) -> str:
+def secret_key(env: EnvReader, data_dir: Path) -> tuple[str, Path | None]:
+    """The key, and the file it is kept in (``None`` when it is ``WEBUI_SECRET_KEY``)."""
     configured = env.raw("WEBUI_SECRET_KEY")
     if configured is not None and configured.strip():
         key = configured.strip()
@@ -64,7 +65,7 @@ def secret_key(env: EnvReader, data_dir: Path) -> str:
                 "print(secrets.token_urlsafe(32))'`",
             )
         env.notices.append("secret key: from WEBUI_SECRET_KEY")
-        return key
+        return key, None
     path = data_dir / SECRET_KEY_FILE
     existed = path.exists()
     key = load_or_create_secret_file(path)
@@ -74,7 +75,7 @@ def secret_key(env: EnvReader, data_dir: Path) -> str:
         else f"secret key: WEBUI_SECRET_KEY is unset, so a new one was generated and saved to "
         f"{path} (mode 0600); keep that file, or every token and API key becomes invalid"
     )
-    return key
+    return key, path
 
 
 def load_or_create_secret_file(path: Path) -> str:

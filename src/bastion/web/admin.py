@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from bastion.audit.overview import RANGES, overview
 from bastion.auth.authenticate import Principal
+from bastion.checks import review_running
 from bastion.services import Services
 from bastion.web import charts
 from bastion.web.templating import approved, pages_of
@@ -94,6 +95,7 @@ async def security_page(request: Request, range: str = "24h") -> Page:
         "range": chosen,
         "ranges": list(RANGES),
         "warnings": list(settings.warnings),
+        "checks": await review_running(settings),
         "audit_enabled": settings.audit.enable_audit_logs_file,
     }
     if settings.audit.enable_audit_logs_file:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bastion.audit.overview import KINDS, buckets, compute
+from bastion.checks import Target, run_checks
 from tests.support import Bastion
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
@@ -98,6 +99,12 @@ async def test_overview_route_counts_the_failures_just_caused(bastion: Bastion) 
     assert body["totals"]["signin_failures"] == 3
     assert body["top_sources"] == [{"client_ip": "127.0.0.1", "count": 3}]
     assert body["warnings"] == list(bastion.settings.warnings)
+    # The test instance runs without Redis and without a WEBUI_URL: the production checks
+    # say so, as `bastion check --deploy` would.
+    checks = [check["id"] for check in body["checks"]]
+    assert "bastion.W061" in checks and "bastion.W011" in checks
+    expected = run_checks(Target(bastion.settings, accounts_exist=True), deploy=True)
+    assert body["checks"] == [message.as_dict() for message in expected]
     week = await bastion.client.get(
         "/api/v1/security/overview", params={"range": "7d"}, headers=headers
     )
