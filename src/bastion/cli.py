@@ -1,4 +1,5 @@
-"""``bastion serve | check [--deploy] | create-admin | audit verify PATH… | --version``."""
+"""``bastion serve | check [--deploy] | create-admin | audit verify PATH… | audit deps |
+--version``."""
 
 from __future__ import annotations
 
@@ -82,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
         help="check the hash chain of audit log files (the current one and rotated ones)",
     )
     verify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    deps = audit_commands.add_parser(
+        "deps", help="check the installed packages against known vulnerabilities (pip-audit)"
+    )
+    deps.add_argument(
+        "--requirements",
+        type=Path,
+        metavar="FILE",
+        help="audit the pins of FILE instead of the installed packages",
+    )
     return parser
 
 
@@ -99,6 +109,39 @@ def _verify_audit(paths: Sequence[Path]) -> int:
         print(f"audit log broken at {broken} (after {count} intact entries)")
         return 1
     print(f"audit log intact: {count} entries in {len(paths)} file(s)")
+    return 0
+
+
+def _audit_dependencies(requirements: Path | None) -> int:
+    """Exit 0 when every package was looked up and none is known vulnerable, 1 when one
+    is, 2 when the audit could not look them all up (never a silent pass)."""
+    from bastion.checks.dependencies import AuditUnavailable, audit_dependencies
+
+    try:
+        audit = audit_dependencies(requirements)
+    except AuditUnavailable as exc:
+        print(f"bastion audit deps: {exc}", file=sys.stderr)
+        return 2
+    for vulnerability in audit.vulnerabilities:
+        print(vulnerability)
+    total = audit.audited + len(audit.skipped)
+    if audit.vulnerabilities:
+        packages = len({vulnerability.package for vulnerability in audit.vulnerabilities})
+        print(
+            f"bastion audit deps: {len(audit.vulnerabilities)} known vulnerabilities in "
+            f"{packages} of {total} packages"
+        )
+    if not audit.complete:
+        first = f" (first: {audit.skipped[0][0]}: {audit.skipped[0][1]})" if audit.skipped else ""
+        print(
+            f"bastion audit deps: {len(audit.skipped)} of {total} packages could not be looked "
+            f"up in the vulnerability database{first}; this is not a pass",
+            file=sys.stderr,
+        )
+        return 2
+    if audit.vulnerabilities:
+        return 1
+    print(f"bastion audit deps: no known vulnerabilities in {total} packages")
     return 0
 
 
@@ -303,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "audit":
         # Needs no settings: the files may come from another machine.
+        if args.audit_command == "deps":
+            return _audit_dependencies(args.requirements)
         return _verify_audit(args.paths)
     try:
         settings = load_settings(
