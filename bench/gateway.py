@@ -1,82 +1,78 @@
-"""The model gateway's cost: Bastion in front of a fake OpenAI-compatible upstream.
+"""The model gateway's cost: Bastion against the same fake OpenAI-compatible upstream
+called directly, through a pass-through proxy with no security (``passthrough_app``),
+and through LiteLLM's proxy when it can be installed.
 
-Both run under uvicorn (one worker each) on free ports of 127.0.0.1; every figure is
-measured through Bastion and against the upstream directly in the same run:
+Every server runs under its own process (one worker), so the CPU time each spends per
+completion is read from ``/proc/PID/stat``: steadier than wall-clock figures on a shared
+machine, and the figure that bounds how many completions a core serves. Bastion is
+called both as a browser (session cookie, CSRF token, origin) and as a program (an
+``sk-`` API key), as a plain user granted the model (the access check included).
 
-- time to the first streamed byte of ``POST /chat/completions`` with ``stream: true``,
-  p50 and p99 over alternating sequential requests (target: at most 2 ms added at p50),
-  and the CPU time Bastion's process spent per streamed completion meanwhile (steadier
-  than wall-clock figures on a shared machine);
-- 100 concurrent streams held open (a dripping model): Bastion's RSS before and while
-  they are open, and the growth per stream;
-- non-streaming completions per second under wrk, and the ratio against direct.
+- first streamed byte, p50 and p99 over interleaved batches of sequential requests, and
+  each proxy's CPU per streamed completion meanwhile;
+- non-streamed completions per second under wrk (16 connections), and CPU per completion;
+- 100 dripping streams held open: RSS per open stream.
 
-Bastion calls as a plain user who was granted the model (the access check included),
-authenticated as a browser is: the session cookie, its CSRF token and the page's origin.
+Targets (issue figures): Bastion's CPU per completion at most 2x the pass-through's,
+at least 5x LiteLLM's completions per second, at most 2 ms added to the first byte.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from throughput import (
-    ROOT,
-    BenchError,
-    _wait_until_answering,
-    bastion_environment,
-    free_port,
-    parse_wrk,
+from _gateway_servers import (
+    LITELLM_MASTER_KEY,
+    UPSTREAM_KEY,
+    bastion_callers,
+    litellm,
+    litellm_unavailable,
+    serve,
 )
+from throughput import BenchError, bastion_environment, run_wrk
 
 MODEL = "gpt-normal"
 DRIPPING = "gpt-dripping"  # a stream that stays open, a chunk every 20 ms
+MODELS = (MODEL, DRIPPING)
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}]}
-TTFB_REQUESTS = 300
+ROUNDS = 6
+BATCH = 50
 STREAMS = 100
 HOLD_S = 2.0
 WRK_CONNECTIONS = 16
 WRK_DURATION_S = 8
 TARGET_ADDED_MS = 2.0
-PASSWORD = "a-long-bench-passphrase-1"
+TARGET_CPU_VS_PASSTHROUGH = 2.0
+TARGET_RATE_VS_LITELLM = 5.0
 
 
-@contextmanager
-def serve(target: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """``uvicorn --factory target`` in a subprocess: its base URL and process id."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_until_answering(process, base, log)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+@dataclass
+class Target:
+    name: str
+    url: str
+    headers: dict[str, str]
+    pid: int
+    first_bytes: list[float] = field(default_factory=list)
+    stream_cpu_ms: float = 0.0
+    streams: int = 0
+    rate: float = 0.0
+    completion_cpu_ms: float = 0.0
+    rss_per_stream_kib: float | None = None
 
+    @property
+    def cpu_per_stream(self) -> float:
+        return self.stream_cpu_ms / self.streams
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise BenchError(f"no VmRSS for process {pid}")
+    def p(self, percent: int) -> float:
+        return statistics.quantiles(self.first_bytes, n=100)[percent - 1]
 
 
 def cpu_ms(pid: int) -> float:
@@ -85,83 +81,73 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def browser_headers(base: str) -> dict[str, str]:
-    """What a browser signed in as a plain user granted MODEL sends (the first account is
-    the admin): the session cookie, its CSRF token and the page's origin."""
-
-    def signup(email: str) -> dict[str, str]:
-        body = {"name": "Bench", "email": email, "password": PASSWORD}
-        answer = httpx.post(f"{base}/api/v1/auths/signup", json=body, timeout=30)
-        if not answer.is_success:
-            raise BenchError(f"sign-up answered {answer.status_code}: {answer.text[:300]}")
-        return answer.json()  # type: ignore[no-any-return]
-
-    admin, user = signup("admin@example.com"), signup("user@example.com")
-    for model in (MODEL, DRIPPING):
-        granted = httpx.post(
-            f"{base}/api/v1/models/{model}/access",
-            json={"user_ids": [user["id"]]},
-            headers={"Authorization": f"Bearer {admin['token']}"},
-        )
-        if not granted.is_success:
-            raise BenchError(f"granting {model} answered {granted.status_code}")
-    return {
-        "Cookie": f"token={user['token']}",
-        "X-CSRF-Token": user["csrf_token"],
-        "Origin": base,
-    }
-
-
-def first_byte_ms(client: httpx.Client, url: str, headers: dict[str, str]) -> float:
+def first_byte_ms(client: httpx.Client, target: Target) -> float:
     started = time.perf_counter()
-    with client.stream("POST", url, json={**BODY, "stream": True}, headers=headers) as response:
+    body = {**BODY, "stream": True}
+    with client.stream("POST", target.url, json=body, headers=target.headers) as response:
         if response.status_code != 200:
-            raise BenchError(f"{url} answered {response.status_code}")
+            raise BenchError(f"{target.name} answered {response.status_code}")
         elapsed = 0.0
         for _ in response.iter_raw():
             elapsed = elapsed or (time.perf_counter() - started) * 1000
     return elapsed
 
 
-def time_to_first_byte(
-    targets: dict[str, tuple[str, dict[str, str]]], pid: int
-) -> tuple[dict[str, list[float]], float]:
-    """First-byte samples per target, and Bastion's CPU milliseconds per request."""
-    samples: dict[str, list[float]] = {name: [] for name in targets}
+def measure_streams(targets: list[Target]) -> None:
+    """Interleaved batches: each target's first-byte samples and CPU per stream."""
     with httpx.Client(timeout=30) as client:
-        for url, headers in targets.values():  # warm-up: connections, caches
+        for target in targets:  # warm-up: connections, caches
             for _ in range(20):
-                first_byte_ms(client, url, headers)
-        cpu_before = cpu_ms(pid)
-        for _ in range(TTFB_REQUESTS):
-            for name, (url, headers) in targets.items():
-                samples[name].append(first_byte_ms(client, url, headers))
-        cpu_per_request = (cpu_ms(pid) - cpu_before) / TTFB_REQUESTS
-    return samples, cpu_per_request
+                first_byte_ms(client, target)
+        for _ in range(ROUNDS):
+            for target in targets:
+                before = cpu_ms(target.pid)
+                target.first_bytes += [first_byte_ms(client, target) for _ in range(BATCH)]
+                target.stream_cpu_ms += cpu_ms(target.pid) - before
+                target.streams += BATCH
 
 
-async def hold_streams(url: str, headers: dict[str, str], pid: int) -> tuple[float, float]:
-    """Bastion's RSS (MiB) before, and with STREAMS dripping streams open at once."""
+def measure_completions(target: Target) -> None:
+    """Non-streamed completions per second under wrk, and CPU per completion."""
+    headers = [f"{name}: {value}" for name, value in target.headers.items()]
+    before = cpu_ms(target.pid)
+    result = run_wrk(
+        target.url, headers, WRK_DURATION_S, body=json.dumps(BODY), connections=WRK_CONNECTIONS
+    )
+    target.rate = result.requests_per_s
+    target.completion_cpu_ms = (cpu_ms(target.pid) - before) / result.requests
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise BenchError(f"no VmRSS for process {pid}")
+
+
+async def rss_per_stream_kib(target: Target) -> float:
+    """How much the proxy's RSS grows per stream with STREAMS dripping streams open."""
     limits = httpx.Limits(max_connections=STREAMS + 10)
+    body = {**BODY, "model": DRIPPING, "stream": True}
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        before = rss_mib(pid)
+        before = rss_kib(target.pid)
         opened = asyncio.Event()
         started = 0
 
-        async def one() -> int:
+        async def one() -> None:
             nonlocal started
-            body = {**BODY, "model": DRIPPING, "stream": True}
-            received = 0
-            async with client.stream("POST", url, json=body, headers=headers) as response:
+            async with client.stream(
+                "POST", target.url, json=body, headers=target.headers
+            ) as response:
                 if response.status_code != 200:
-                    raise BenchError(f"stream answered {response.status_code}")
-                async for chunk in response.aiter_raw():
-                    if not received:
-                        started += 1
-                        if started == STREAMS:
-                            opened.set()
-                    received += len(chunk)
-            return received
+                    raise BenchError(f"{target.name} stream answered {response.status_code}")
+                chunks = response.aiter_raw()
+                await anext(chunks)
+                started += 1
+                if started == STREAMS:
+                    opened.set()
+                async for _ in chunks:
+                    pass
 
         tasks = [asyncio.create_task(one()) for _ in range(STREAMS)]
         waiter = asyncio.create_task(opened.wait())
@@ -171,92 +157,118 @@ async def hold_streams(url: str, headers: dict[str, str], pid: int) -> tuple[flo
             )
             if waiter not in done:
                 failed = [task.exception() for task in done if task.exception()]
-                raise BenchError(f"the streams did not all start: {failed[:1]}")
+                raise BenchError(f"{target.name}: the streams did not all start: {failed[:1]}")
             await asyncio.sleep(HOLD_S)
-            during = rss_mib(pid)
+            during = rss_kib(target.pid)
         finally:
             for task in [waiter, *tasks]:
                 task.cancel()
             await asyncio.gather(waiter, *tasks, return_exceptions=True)
-    return before, during
+    return (during - before) / STREAMS
 
 
-def completions_per_s(url: str, headers: dict[str, str]) -> float:
-    script = "\n".join(
-        [
-            'wrk.method = "POST"',
-            'wrk.headers["Content-Type"] = "application/json"',
-            *[f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()],
-            f"wrk.body = '{httpx.Request('POST', url, json=BODY).content.decode()}'",
-        ]
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
-        lua.flush()
-        command = [
-            "wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{WRK_DURATION_S}s", "--latency",
-            "-s", lua.name, url,
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
-    result = parse_wrk(done.stdout)
-    if result.non_2xx or result.socket_errors:
-        raise BenchError(f"wrk saw errors against {url}: {result}")
-    return result.requests_per_s
+def report(targets: dict[str, Target], litellm_reason: str | None) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for name, target in targets.items():
+        rss = (
+            ""
+            if target.rss_per_stream_kib is None
+            else f", {target.rss_per_stream_kib:.1f} KiB per open stream"
+        )
+        print(
+            f"{name}: first byte p50 {target.p(50):.2f} ms, p99 {target.p(99):.2f} ms; "
+            f"CPU {target.cpu_per_stream:.2f} ms per stream, {target.completion_cpu_ms:.2f} ms "
+            f"per completion; {target.rate:.0f} completions/s{rss}"
+        )
+        key = name.replace(" ", "_").replace("-", "_")
+        figures |= {
+            f"{key}_ttfb_p50_ms": target.p(50),
+            f"{key}_ttfb_p99_ms": target.p(99),
+            f"{key}_cpu_per_stream_ms": target.cpu_per_stream,
+            f"{key}_cpu_per_completion_ms": target.completion_cpu_ms,
+            f"{key}_completions_per_s": target.rate,
+        }
+        if target.rss_per_stream_kib is not None:
+            figures[f"{key}_rss_per_stream_kib"] = target.rss_per_stream_kib
+    direct, passthrough = targets["direct"], targets["passthrough"]
+    for name in ("bastion cookie", "bastion sk-key"):
+        bastion = targets[name]
+        added = bastion.p(50) - direct.p(50)
+        cpu_ratio = bastion.completion_cpu_ms / passthrough.completion_cpu_ms
+        stream_ratio = bastion.cpu_per_stream / passthrough.cpu_per_stream
+        print(
+            f"{name}: {added:.2f} ms added to the first byte at p50 (target <= "
+            f"{TARGET_ADDED_MS}); CPU {cpu_ratio:.2f}x the pass-through's per completion, "
+            f"{stream_ratio:.2f}x per stream (target <= {TARGET_CPU_VS_PASSTHROUGH}); "
+            f"completions {bastion.rate / direct.rate:.2f} of direct"
+        )
+        key = name.replace(" ", "_").replace("-", "_")
+        figures |= {
+            f"{key}_added_p50_ms": added,
+            f"{key}_cpu_vs_passthrough": cpu_ratio,
+            f"{key}_stream_cpu_vs_passthrough": stream_ratio,
+        }
+        if "litellm" in targets:
+            versus = bastion.rate / targets["litellm"].rate
+            print(f"{name}: {versus:.2f}x LiteLLM's completions/s (target >= 5)")
+            figures[f"{key}_rate_vs_litellm"] = versus
+    if litellm_reason is not None:
+        print(f"litellm: not measured: {litellm_reason}")
+    return figures
 
 
 def main() -> dict[str, float]:
+    litellm_reason = litellm_unavailable()
     with (
         tempfile.TemporaryDirectory(prefix="bastion-bench-") as data_dir,
-        serve("tests.fake_upstreams:openai_app", dict(os.environ)) as (upstream, _),
+        serve("tests.fake_upstreams:openai_app", dict(os.environ), "--factory") as (up, up_pid),
     ):
         env = bastion_environment(Path(data_dir)) | {
-            "OPENAI_API_BASE_URLS": f"{upstream}/v1",
-            "OPENAI_API_KEYS": "sk-bench-upstream-key",
+            "OPENAI_API_BASE_URLS": f"{up}/v1",
+            "OPENAI_API_KEYS": UPSTREAM_KEY,
             "DEFAULT_USER_ROLE": "user",
             "MODEL_LIST_CACHE_TTL": "1h",
-            # Completions have their own rate limit: it is checked, but must not stop the run.
+            "ENABLE_API_KEYS": "true",
+            # Checked on every request, but out of the load's reach: a 429 ends the run.
             "COSTLY_RATE_LIMIT": "1000000000/1m",
+            "API_RATE_LIMIT_KEY": "1000000000/1m",
         }
-        with serve("bastion.app:app_from_env", env) as (bastion, pid):
-            browser = browser_headers(bastion)
-            direct_url = f"{upstream}/v1/chat/completions"
-            bastion_url = f"{bastion}/api/chat/completions"
-            targets = {"direct": (direct_url, {}), "bastion": (bastion_url, browser)}
-            samples, cpu_per_stream = time_to_first_byte(targets, pid)
-            before, during = asyncio.run(hold_streams(bastion_url, browser, pid))
-            rates = {name: completions_per_s(url, hdrs) for name, (url, hdrs) in targets.items()}
+        passthrough_env = {**os.environ, "PASSTHROUGH_UPSTREAM": f"{up}/v1"}
+        with (
+            serve("bastion.app:app_from_env", env, "--factory") as (bastion, pid),
+            serve("passthrough_app:app", passthrough_env) as (proxy, proxy_pid),
+        ):
+            browser, program = bastion_callers(bastion, MODELS)
+            targets = {
+                "direct": Target("direct", f"{up}/v1/chat/completions", {}, up_pid),
+                "passthrough": Target("passthrough", f"{proxy}/v1/chat/completions", {}, proxy_pid),
+                "bastion cookie": Target(
+                    "bastion cookie", f"{bastion}/api/chat/completions", browser, pid
+                ),
+                "bastion sk-key": Target(
+                    "bastion sk-key", f"{bastion}/api/chat/completions", program, pid
+                ),
+            }
+            if litellm_reason is None:
+                with litellm(up, MODELS) as (other, other_pid):
+                    targets["litellm"] = Target(
+                        "litellm",
+                        f"{other}/v1/chat/completions",
+                        {"Authorization": f"Bearer {LITELLM_MASTER_KEY}"},
+                        other_pid,
+                    )
+                    _measure(list(targets.values()))
+            else:
+                _measure(list(targets.values()))
+    return report(targets, litellm_reason)
 
-    p50 = {name: statistics.median(values) for name, values in samples.items()}
-    p99 = {name: statistics.quantiles(values, n=100)[98] for name, values in samples.items()}
-    added = p50["bastion"] - p50["direct"]
-    per_stream_kib = (during - before) * 1024 / STREAMS
-    ratio = rates["bastion"] / rates["direct"]
-    for name in targets:
-        print(f"first byte {name}: p50 {p50[name]:.2f} ms, p99 {p99[name]:.2f} ms")
-    print(f"added at p50: {added:.2f} ms (target <= {TARGET_ADDED_MS} ms)")
-    print(f"Bastion CPU per streamed completion: {cpu_per_stream:.2f} ms")
-    print(
-        f"{STREAMS} open streams: Bastion RSS {before:.1f} MiB -> {during:.1f} MiB, "
-        f"{per_stream_kib:.1f} KiB per stream"
-    )
-    for name in targets:
-        print(f"non-streaming completions {name}: {rates[name]:.0f}/s")
-    print(f"ratio bastion/direct: {ratio:.2f}")
-    return {
-        "ttfb_direct_p50_ms": p50["direct"],
-        "ttfb_bastion_p50_ms": p50["bastion"],
-        "ttfb_added_p50_ms": added,
-        "ttfb_bastion_p99_ms": p99["bastion"],
-        "bastion_cpu_per_stream_ms": cpu_per_stream,
-        "rss_before_mib": before,
-        "rss_100_streams_mib": during,
-        "rss_per_stream_kib": per_stream_kib,
-        "completions_direct_per_s": rates["direct"],
-        "completions_bastion_per_s": rates["bastion"],
-        "completions_ratio": ratio,
-    }
+
+def _measure(targets: list[Target]) -> None:
+    measure_streams(targets)
+    for target in targets:
+        measure_completions(target)
+        if target.name != "direct":
+            target.rss_per_stream_kib = asyncio.run(rss_per_stream_kib(target))
 
 
 if __name__ == "__main__":

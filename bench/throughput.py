@@ -45,6 +45,7 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class WrkResult:
+    requests: int
     requests_per_s: float
     latency_avg_ms: float
     latency_p50_ms: float
@@ -55,11 +56,12 @@ class WrkResult:
 
 def parse_wrk(output: str) -> WrkResult:
     """Read the figures out of ``wrk --latency`` output."""
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     average = re.search(r"^\s+Latency\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
     p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
-    if not (rate and average and p50 and p99):
+    if not (total and rate and average and p50 and p99):
         raise BenchError(f"unexpected wrk output: {output.strip()[-300:]!r}")
     non_2xx = re.search(r"^\s*Non-2xx or 3xx responses:\s+(\d+)", output, re.MULTILINE)
     errors = re.search(
@@ -68,6 +70,7 @@ def parse_wrk(output: str) -> WrkResult:
         re.MULTILINE,
     )
     return WrkResult(
+        requests=int(total.group(1)),
         requests_per_s=float(rate.group(1)),
         latency_avg_ms=float(average.group(1)) * _UNITS_MS[average.group(2)],
         latency_p50_ms=float(p50.group(1)) * _UNITS_MS[p50.group(2)],
@@ -77,16 +80,31 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, headers: Sequence[str] = (), duration_s: int = WRK_DURATION_S) -> WrkResult:
+def run_wrk(
+    url: str,
+    headers: Sequence[str] = (),
+    duration_s: int = WRK_DURATION_S,
+    *,
+    body: str | None = None,
+    connections: int = WRK_CONNECTIONS,
+) -> WrkResult:
+    """wrk against ``url``: GET, or POST of ``body`` (JSON) when one is given."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise BenchError("wrk not found: install the Debian package wrk (bin/bench does)")
-    command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration_s}s", "--latency"]
+    command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
     for header in headers:
         command += ["-H", header]
-    done = subprocess.run(
-        [*command, url], capture_output=True, text=True, timeout=duration_s + 60, check=False
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if body is not None:
+            quoted = body.replace("\\", "\\\\").replace("'", "\\'")
+            script.write(f"wrk.method = 'POST'\nwrk.body = '{quoted}'\n")
+            script.write("wrk.headers['Content-Type'] = 'application/json'\n")
+            script.flush()
+            command += ["-s", script.name]
+        done = subprocess.run(
+            [*command, url], capture_output=True, text=True, timeout=duration_s + 60, check=False
+        )
     if done.returncode != 0:
         raise BenchError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
     result = parse_wrk(done.stdout)

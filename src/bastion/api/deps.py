@@ -83,7 +83,7 @@ def rate_limited(
     """A dependency limiting a route per API key (when called with one) or per user.
 
     For routes that cost real money or compute (chat completions, embeddings): attach
-    ``CostlyLimit`` or ``Depends(rate_limited("name", lambda s: s.some_limit))``.
+    ``CostlyLimit`` or ``Depends(rate_limited("name", lambda s: s.ratelimit.some_limit))``.
     """
 
     async def dependency(
