@@ -45,11 +45,17 @@ async def test_a_users_files_are_listed_newest_first_and_only_theirs(
     store = FileStore(db)
     owner, other = await new_user("a@example.com"), await new_user("b@example.com")
     await store.add(_file("old", owner.id, T0 - timedelta(hours=1)))
-    await store.add(_file("b-same", owner.id))
-    await store.add(_file("a-same", owner.id))
+    # Same moment, added in an order that neither insertion order nor its reverse sorts.
+    for file_id in ("b-same", "a-same", "c-same"):
+        await store.add(_file(file_id, owner.id))
     await store.add(_file("theirs", other.id))
     # Files of the same moment come in id order, so a listing is stable.
-    assert [record.id for record in await store.list(owner.id)] == ["a-same", "b-same", "old"]
+    assert [record.id for record in await store.list(owner.id)] == [
+        "a-same",
+        "b-same",
+        "c-same",
+        "old",
+    ]
     assert [record.id for record in await store.list(other.id)] == ["theirs"]
 
 
