@@ -21,9 +21,10 @@ from bastion.api.deps import ServicesDep, VerifiedUser
 from bastion.auth.authenticate import Principal
 from bastion.auth.rbac import ensure_owner
 from bastion.errors import BastionError, NotFound
-from bastion.files.service import BadUpload, FileRecord
+from bastion.files.service import BadUpload
 from bastion.files.sniff import INLINE_TYPES
 from bastion.services import Services
+from bastion.store.files import FileRecord
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 

@@ -14,14 +14,11 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
-
 from bastion.errors import BastionError, NotFound
+from bastion.store.api_keys import ApiKeyRecord, ApiKeyStore
 from bastion.store.db import Database
-from bastion.store.models import ApiKey
 
 PREFIX = "sk-"
 _KEY_BYTES = 24
@@ -41,50 +38,6 @@ class ApiKeyOutOfScope(BastionError):
     status_code = 403
     code = "api_key_out_of_scope"
     detail = "This API key may not be used on this endpoint."
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    id: str
-    user_id: str
-    name: str
-    prefix: str
-    scopes: tuple[str, ...]
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "prefix": self.prefix,
-            "scopes": list(self.scopes),
-            "created_at": self.created_at.isoformat(),
-            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
-            "last_used_at": None if self.last_used_at is None else self.last_used_at.isoformat(),
-        }
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
-def _key_record(row: ApiKey) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=row.id,
-        user_id=row.user_id,
-        name=row.name,
-        prefix=row.prefix,
-        scopes=tuple(row.scopes or ()),
-        created_at=_utc(row.created_at),  # type: ignore[arg-type]
-        expires_at=_utc(row.expires_at),
-        last_used_at=_utc(row.last_used_at),
-        revoked_at=_utc(row.revoked_at),
-    )
 
 
 def hash_key(key: str) -> str:
@@ -121,7 +74,7 @@ def path_allowed(raw_path: str, prefixes: Iterable[str]) -> bool:
 
 class ApiKeys:
     def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
-        self._db = db
+        self._store = ApiKeyStore(db)
         self._clock = clock
         self._last_written: dict[str, float] = {}
 
@@ -139,50 +92,32 @@ class ApiKeys:
         """A new key and its plaintext, which is not kept anywhere."""
         key = PREFIX + secrets.token_hex(_KEY_BYTES)
         now = self._now()
-        row = ApiKey(
+        record = ApiKeyRecord(
             id=str(uuid.uuid4()),
             user_id=user_id,
             name=name,
-            key_hash=hash_key(key),
             prefix=key[:10],
-            scopes=[normalise_scope(scope) for scope in scopes],
+            scopes=tuple(normalise_scope(scope) for scope in scopes),
             created_at=now,
             expires_at=None if expires_in is None else now + expires_in,
             last_used_at=None,
             revoked_at=None,
         )
-        async with self._db.session() as session, session.begin():
-            session.add(row)
-        return _key_record(row), key
+        await self._store.add(record, key_hash=hash_key(key))
+        return record, key
 
     async def list(self, user_id: str) -> list[ApiKeyRecord]:
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(ApiKey)
-                .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-                .order_by(ApiKey.created_at)
-            )
-            return [_key_record(row) for row in rows.scalars()]
+        return await self._store.unrevoked(user_id)
 
     async def revoke(self, user_id: str, key_id: str) -> None:
-        async with self._db.session() as session, session.begin():
-            result = await session.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-                .values(revoked_at=self._now())
-            )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not await self._store.revoke(user_id, key_id, self._now()):
             raise NotFound("No such API key.")
 
     async def authenticate(self, key: str) -> ApiKeyRecord:
         """The live key behind ``key``; :class:`ApiKeyRefused` for anything else."""
         if len(key) > 200:
             raise ApiKeyRefused
-        async with self._db.session() as session:
-            row = (
-                await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-            ).scalar_one_or_none()
-            record = None if row is None else _key_record(row)
+        record = await self._store.by_hash(hash_key(key))
         now = self._now()
         if record is None or record.revoked_at is not None:
             raise ApiKeyRefused
@@ -196,7 +131,4 @@ class ApiKeys:
         if moment - self._last_written.get(key_id, 0.0) < LAST_USED_RESOLUTION:
             return
         self._last_written[key_id] = moment
-        async with self._db.session() as session, session.begin():
-            await session.execute(
-                update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
-            )
+        await self._store.touch(key_id, now)

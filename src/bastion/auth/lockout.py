@@ -32,16 +32,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bastion.errors import BastionError
 from bastion.ratelimit.limiter import RateLimited
 from bastion.ratelimit.storage import MemoryStorage, Storage
 from bastion.ratelimit.strategies import Decision, SlidingWindowLog
-from bastion.store.db import Database, epoch
-from bastion.store.models import SigninFailure, User
+from bastion.store.db import Database
+from bastion.store.lockouts import LockoutStore
 from bastion.store.users import UserRecord
 
 
@@ -68,7 +64,7 @@ class Lockouts:
         storage: Storage | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._db = db
+        self._store = LockoutStore(db)
         self._counts = SlidingWindowLog(MemoryStorage() if storage is None else storage)
         self.free_failures = free_failures
         self.base_delay = base_delay
@@ -89,11 +85,10 @@ class Lockouts:
             raise AccountLocked
         if user is None and await self._unknown_failures(email, record=False) >= self.threshold:
             raise AccountLocked
-        async with self._db.session() as session:
-            row = await session.get(SigninFailure, (email, client_ip))
-            if row is None:
-                return
-            failures, last = row.failures, epoch(row.last_failure_at)
+        address = await self._store.of_address(email, client_ip)
+        if address is None:
+            return
+        failures, last = address.failures, address.last
         if failures >= self.max_per_ip:
             # Held until a sign-in succeeds or an admin unlocks; the longest delay is a hint.
             raise RateLimited(
@@ -106,45 +101,16 @@ class Lockouts:
     async def failed(self, email: str, client_ip: str, user: UserRecord | None) -> tuple[int, bool]:
         """Count a failure; answers (failures from this address, account now locked)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        dialect = postgresql if self._db.is_postgresql else sqlite
-        async with self._db.session() as session, session.begin():
-            insert = dialect.insert(SigninFailure).values(
-                email=email, client_ip=client_ip, failures=1, last_failure_at=now
-            )
-            ip_failures = (
-                await session.execute(
-                    insert.on_conflict_do_update(
-                        index_elements=["email", "client_ip"],
-                        set_={
-                            "failures": SigninFailure.failures + 1,
-                            "last_failure_at": now,
-                        },
-                    ).returning(SigninFailure.failures)
-                )
-            ).scalar_one()
-            if user is not None:
-                locked = await self._count_account_failure(session, user, now)
+        ip_failures, locked = await self._store.count_failure(
+            email,
+            client_ip,
+            now,
+            user_id=None if user is None else user.id,
+            lock_at=self.threshold,
+        )
         if user is None:  # outside the transaction: no lock held while the storage answers
             locked = await self._unknown_failures(email, record=True) == self.threshold
         return ip_failures, locked
-
-    async def _count_account_failure(
-        self, session: AsyncSession, user: UserRecord, now: datetime
-    ) -> bool:
-        account_failures = (
-            await session.execute(
-                update(User)
-                .where(User.id == user.id)
-                .values(failed_signins=User.failed_signins + 1)
-                .returning(User.failed_signins)
-            )
-        ).scalar_one()
-        if account_failures < self.threshold:
-            return False
-        result = await session.execute(
-            update(User).where(User.id == user.id, User.locked_at.is_(None)).values(locked_at=now)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _unknown_failures(self, email: str, *, record: bool) -> int:
         """Failures on an e-mail without an account, this one included when ``record``."""
@@ -157,23 +123,12 @@ class Lockouts:
         )
 
     async def succeeded(self, user: UserRecord, client_ip: str) -> None:
-        async with self._db.session() as session, session.begin():
-            await session.execute(
-                delete(SigninFailure).where(
-                    SigninFailure.email == user.email, SigninFailure.client_ip == client_ip
-                )
-            )
-            if user.failed_signins:
-                await session.execute(
-                    update(User).where(User.id == user.id).values(failed_signins=0)
-                )
+        await self._store.clear(
+            user.email, client_ip, user_id=user.id if user.failed_signins else None
+        )
 
     async def unlock(self, user: UserRecord) -> None:
-        async with self._db.session() as session, session.begin():
-            await session.execute(delete(SigninFailure).where(SigninFailure.email == user.email))
-            await session.execute(
-                update(User).where(User.id == user.id).values(failed_signins=0, locked_at=None)
-            )
+        await self._store.unlock(user.email, user.id)
 
 
 def _delay_decision(wait: float) -> Decision:

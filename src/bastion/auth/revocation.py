@@ -17,11 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
-
 from bastion.store.db import Database, epoch
-from bastion.store.models import RevokedToken
+from bastion.store.revocations import RevocationStore
 
 if TYPE_CHECKING:
     from bastion.shared.breaker import SharedRedis
@@ -39,7 +36,7 @@ class Revocations:
         clock: Callable[[], float] = time.time,
         shared: SharedRedis | None = None,
     ) -> None:
-        self._db = db
+        self._store = RevocationStore(db)
         self._clock = clock
         # jti -> expiry (epoch seconds); None when every check goes to the database.
         self._cache: dict[str, float] | None = {} if cache else None
@@ -47,13 +44,8 @@ class Revocations:
 
     async def _in_force(self) -> dict[str, float]:
         now = datetime.fromtimestamp(self._clock(), UTC)
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(RevokedToken.jti, RevokedToken.expires_at).where(
-                    or_(RevokedToken.expires_at.is_(None), RevokedToken.expires_at > now)
-                )
-            )
-            return {jti: _epoch(expires_at) for jti, expires_at in rows}
+        revoked = await self._store.in_force(now)
+        return {jti: _epoch(expires_at) for jti, expires_at in revoked.items()}
 
     async def load(self) -> None:
         """Fill the in-process cache with every revocation still in force."""
@@ -71,21 +63,15 @@ class Revocations:
     async def is_revoked(self, jti: str) -> bool:
         if self._cache is not None:
             return jti in self._cache
-        async with self._db.session() as session:
-            return await session.get(RevokedToken, jti) is not None
+        return await self._store.contains(jti)
 
     async def revoke(self, jti: str, user_id: str, expires_at: int | None) -> None:
-        values = {
-            "jti": jti,
-            "user_id": user_id,
-            "expires_at": None if expires_at is None else datetime.fromtimestamp(expires_at, UTC),
-            "revoked_at": datetime.fromtimestamp(self._clock(), UTC),
-        }
-        async with self._db.session() as session, session.begin():
-            dialect = postgresql if self._db.is_postgresql else sqlite
-            await session.execute(
-                dialect.insert(RevokedToken).values(**values).on_conflict_do_nothing()
-            )
+        await self._store.add(
+            jti,
+            user_id,
+            expires_at=None if expires_at is None else datetime.fromtimestamp(expires_at, UTC),
+            revoked_at=datetime.fromtimestamp(self._clock(), UTC),
+        )
         if self._cache is not None:
             self._cache[jti] = _NEVER if expires_at is None else float(expires_at)
         if self._shared is not None:
@@ -95,15 +81,10 @@ class Revocations:
     async def prune(self) -> int:
         """Forget revocations of tokens that have expired since: they are refused anyway."""
         now = self._clock()
-        async with self._db.session() as session, session.begin():
-            result = await session.execute(
-                delete(RevokedToken).where(
-                    RevokedToken.expires_at < datetime.fromtimestamp(now, UTC)
-                )
-            )
+        pruned = await self._store.prune(datetime.fromtimestamp(now, UTC))
         if self._cache is not None:
             self._cache = {jti: exp for jti, exp in self._cache.items() if exp >= now}
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return pruned
 
 
 def _epoch(moment: datetime | None) -> float:

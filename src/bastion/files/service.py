@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlalchemy import delete, select
 
 from bastion.errors import BastionError
 from bastion.files.sniff import sniff
 from bastion.files.storage import UnsafeName, UploadDir, UploadWriter, storage_name
 from bastion.store.db import Database
-from bastion.store.models import StoredFile
+from bastion.store.files import FileRecord, FileStore
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -33,40 +31,6 @@ MAX_NAME_LENGTH = 255
 class BadUpload(BastionError):
     code = "invalid_upload"
     detail = "Send one file as multipart/form-data in a field named 'file'."
-
-
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    id: str
-    user_id: str
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    created_at: datetime
-
-    def public(self) -> dict[str, Any]:
-        """The open-webui shape of a file."""
-        return {
-            "id": self.id,
-            "user_id": self.user_id,
-            "filename": self.filename,
-            "hash": self.sha256,
-            "meta": {"name": self.filename, "content_type": self.content_type, "size": self.size},
-            "created_at": int(self.created_at.timestamp()),
-        }
-
-
-def _record(row: StoredFile) -> FileRecord:
-    return FileRecord(
-        id=row.id,
-        user_id=row.user_id,
-        filename=row.filename,
-        content_type=row.content_type,
-        size=row.size,
-        sha256=row.sha256,
-        created_at=row.created_at,
-    )
 
 
 def clean_filename(raw: str) -> str:
@@ -122,10 +86,10 @@ class _Parts:
 
 
 class Files:
-    """Each user's uploads: rows in ``files``, bytes in :class:`UploadDir`."""
+    """Each user's uploads: rows in :class:`FileStore`, bytes in :class:`UploadDir`."""
 
     def __init__(self, db: Database, uploads: UploadDir, *, clock: Callable[[], float]) -> None:
-        self._db = db
+        self._store = FileStore(db)
         self.uploads = uploads
         self._clock = clock
 
@@ -173,8 +137,7 @@ class Files:
                 sha256=writer.sha256,
                 created_at=datetime.fromtimestamp(self._clock(), UTC),
             )
-            async with self._db.session() as session, session.begin():
-                session.add(StoredFile(**asdict(record)))
+            await self._store.add(record)
             return record
         except BaseException as failure:
             if writer is not None:
@@ -190,28 +153,17 @@ class Files:
             storage_name(file_id)
         except UnsafeName:
             return None
-        async with self._db.session() as session:
-            row = await session.get(StoredFile, file_id)
-            return None if row is None else _record(row)
+        return await self._store.get(file_id)
 
     async def content(self, record: FileRecord) -> AsyncIterator[bytes]:
         """The stored bytes of ``record``, opened now, read in chunks as iterated."""
         return await self.uploads.open(record.id)
 
     async def list(self, user_id: str) -> Sequence[FileRecord]:
-        async with self._db.session() as session:
-            rows = (
-                await session.execute(
-                    select(StoredFile)
-                    .where(StoredFile.user_id == user_id)
-                    .order_by(StoredFile.created_at.desc(), StoredFile.id)
-                )
-            ).scalars()
-            return [_record(row) for row in rows]
+        return await self._store.list(user_id)
 
     async def delete(self, record: FileRecord) -> None:
-        async with self._db.session() as session, session.begin():
-            await session.execute(delete(StoredFile).where(StoredFile.id == record.id))
+        await self._store.delete(record.id)
         await self.uploads.delete(record.id)
 
     async def delete_all(self, user_id: str) -> int:

@@ -1,0 +1,47 @@
+"""The repositories' PostgreSQL statements (upserts, ``ON CONFLICT``) on a real server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bastion.store.lockouts import AddressFailures, LockoutStore
+from bastion.store.revocations import RevocationStore
+from bastion.store.users import Users
+from tests.support import StartBastion
+
+T0 = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_failures_are_counted_and_the_account_locked_on_postgresql(
+    start_bastion: StartBastion, postgres_database: str
+) -> None:
+    bastion = await start_bastion({"DATABASE_URL": postgres_database})
+    users = Users(bastion.services.db, cache=False)
+    user = await users.create(
+        email="a@example.com", name="A", password_hash="unused", role="user", first_is_admin=False
+    )
+    store = LockoutStore(bastion.services.db)
+    answers = [
+        await store.count_failure(
+            user.email, "10.0.0.1", T0 + timedelta(seconds=i), user_id=user.id, lock_at=3
+        )
+        for i in range(4)
+    ]
+    assert answers == [(1, False), (2, False), (3, True), (4, False)]
+    assert await store.of_address(user.email, "10.0.0.1") == AddressFailures(
+        4, (T0 + timedelta(seconds=3)).timestamp()
+    )
+    record = await users.get(user.id)
+    assert record is not None and (record.locked, record.failed_signins) == (True, 4)
+
+
+async def test_a_token_revoked_twice_keeps_its_first_row_on_postgresql(
+    start_bastion: StartBastion, postgres_database: str
+) -> None:
+    bastion = await start_bastion({"DATABASE_URL": postgres_database})
+    store = RevocationStore(bastion.services.db)
+    await store.add("jti", "u1", expires_at=T0 + timedelta(hours=1), revoked_at=T0)
+    await store.add("jti", "u1", expires_at=None, revoked_at=T0 + timedelta(hours=1))
+    assert await store.in_force(T0) == {"jti": T0 + timedelta(hours=1)}
+    assert await store.prune(T0 + timedelta(hours=2)) == 1
+    assert not await store.contains("jti")
