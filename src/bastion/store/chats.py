@@ -11,9 +11,18 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from bastion.errors import BastionError
 from bastion.jsondata import stored_json_problem
 from bastion.store.db import Database
 from bastion.store.models import Chat
+
+
+class UnstorableChat(BastionError):
+    """A change whose result a chat may not hold (larger or deeper than allowed)."""
+
+    status_code = 413
+    code = "chat_too_large"
+    detail = "The chat would be larger than allowed."
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +101,37 @@ class Chats:
             )
         return records, total or 0
 
+    async def owns(self, user_id: str, chat_id: str) -> bool:
+        async with self._db.session() as session:
+            found = await session.scalar(
+                select(Chat.id).where(Chat.id == chat_id, Chat.user_id == user_id)
+            )
+        return found is not None
+
     async def update(
         self, user_id: str, chat_id: str, *, title: str | None, chat: dict[str, Any] | None
     ) -> ChatRecord | None:
-        """Keys of ``chat`` replace the stored ones; keys it does not name are kept.
+        """Keys of ``chat`` replace the stored ones; keys it does not name are kept."""
+        return await self.change(
+            user_id,
+            chat_id,
+            lambda stored, _: stored if chat is None else {**stored, **chat},
+            title=title,
+        )
+
+    async def change(
+        self,
+        user_id: str,
+        chat_id: str,
+        edit: Callable[[dict[str, Any], int], dict[str, Any]],
+        *,
+        title: str | None = None,
+    ) -> ChatRecord | None:
+        """The chat's JSON replaced by ``edit(stored, now)`` (``now`` in epoch seconds).
 
         Read and write happen in one transaction with the row locked (PostgreSQL), so two
-        partial updates at once both land.
+        changes at once both land. A result that may not be stored (too large, too deep)
+        raises :class:`UnstorableChat` and leaves the chat as it was.
         """
         async with self._db.session() as session, session.begin():
             row = await session.scalar(
@@ -106,12 +139,17 @@ class Chats:
             )
             if row is None:
                 return None
+            now = self._now()
+            stored = row.chat if isinstance(row.chat, dict) else {}
+            changed = edit(stored, int(now.timestamp()))
+            if changed is not stored:
+                problem = stored_json_problem(changed)
+                if problem is not None:
+                    raise UnstorableChat(f"The chat would be {problem}.")
+                row.chat = changed
             if title is not None:
                 row.title = title
-            if chat is not None:
-                stored = row.chat if isinstance(row.chat, dict) else {}
-                row.chat = {**stored, **chat}
-            row.updated_at = self._now()
+            row.updated_at = now
         return _record(row)
 
     async def delete(self, user_id: str, chat_id: str) -> bool:

@@ -270,6 +270,7 @@ async function answer() {
   localStorage.setItem("bastion.model", model);
   const reply = { id: newId(), role: "assistant", content: "", model };
   const history = state.messages.map(({ role, content }) => ({ role, content }));
+  const prompt = state.messages.findLast((m) => m.role === "user");
   state.messages.push(reply);
   renderMessages();
   const article = els.messages.lastElementChild;
@@ -281,7 +282,15 @@ async function answer() {
     const response = await request(
       "POST",
       "/api/chat/completions",
-      { model, messages: history, stream: true, chat_id: state.id, id: reply.id },
+      {
+        model,
+        messages: history,
+        stream: true,
+        // open-webui's ids: the answer is stored in the chat under the prompt it answers.
+        chat_id: state.id,
+        id: reply.id,
+        parent_id: prompt?.id,
+      },
       { raw: true, signal: state.controller.signal },
     );
     await readStream(response, (text) => {

@@ -1,0 +1,120 @@
+"""A chat's messages in open-webui's shape, changed by pure functions.
+
+open-webui keeps two views of one conversation in the chat's JSON: ``history`` (every
+message by id, each naming its ``parentId`` and ``childrenIds``, plus the ``currentId`` of
+the branch shown) and ``messages`` (that branch as a list, root first). Every change here
+edits the tree and derives the list from it, so the two never disagree. A chat that has
+only the list (written by a script) gets its tree from the list first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One prompt and its answer, as the completion route saw them."""
+
+    answer_id: str
+    answer: str
+    model: str
+    done: bool
+    error: str | None = None
+    prompt_id: str | None = None
+    prompt: Any = None  # the user message's content (text or parts); None for none
+
+
+def _tree(chat: dict[str, Any]) -> tuple[dict[str, Message], str | None]:
+    history = chat.get("history")
+    if isinstance(history, dict) and isinstance(history.get("messages"), dict):
+        stored = history["messages"]
+        messages = {key: dict(value) for key, value in stored.items() if isinstance(value, dict)}
+        current = history.get("currentId")
+        return messages, current if current in messages else None
+    messages = {}
+    parent: str | None = None
+    for item in chat.get("messages") or []:
+        if not isinstance(item, dict):
+            continue
+        message_id = item.get("id") if isinstance(item.get("id"), str) else str(uuid.uuid4())
+        messages[message_id] = {**item, "id": message_id, "parentId": parent, "childrenIds": []}
+        if parent is not None:
+            messages[parent]["childrenIds"].append(message_id)
+        parent = message_id
+    return messages, parent
+
+
+def _branch(messages: dict[str, Message], current: str | None) -> list[Message]:
+    branch: list[Message] = []
+    seen: set[str] = set()
+    while current is not None and current in messages and current not in seen:
+        seen.add(current)
+        branch.append(messages[current])
+        parent = messages[current].get("parentId")
+        current = parent if isinstance(parent, str) else None
+    return branch[::-1]
+
+
+def _with(
+    chat: dict[str, Any], messages: dict[str, Message], current: str | None
+) -> dict[str, Any]:
+    return {
+        **chat,
+        "history": {"messages": messages, "currentId": current},
+        "messages": _branch(messages, current),
+    }
+
+
+def _adopt(messages: dict[str, Message], parent: str | None, child: str) -> None:
+    if parent is None or parent not in messages:
+        return
+    children = messages[parent].get("childrenIds")
+    children = list(children) if isinstance(children, list) else []
+    if child not in children:
+        children.append(child)
+    messages[parent] = {**messages[parent], "childrenIds": children}
+
+
+def add_exchange(chat: dict[str, Any], exchange: Exchange, now: int) -> dict[str, Any]:
+    """``chat`` with the prompt (unless stored already) and the answer, shown as current.
+
+    A prompt that is new hangs under the current message; an answer under its prompt. An
+    answer stored before under the same id (the client retried) is replaced.
+    """
+    messages, current = _tree(chat)
+    parent = current
+    if exchange.prompt_id is not None and exchange.prompt_id in messages:
+        parent = exchange.prompt_id
+    elif exchange.prompt is not None:
+        prompt_id = exchange.prompt_id or str(uuid.uuid4())
+        messages[prompt_id] = {
+            "id": prompt_id,
+            "parentId": current,
+            "childrenIds": [],
+            "role": "user",
+            "content": exchange.prompt,
+            "timestamp": now,
+            "models": [exchange.model],
+        }
+        _adopt(messages, current, prompt_id)
+        parent = prompt_id
+    answer: Message = {
+        "id": exchange.answer_id,
+        "parentId": parent,
+        "childrenIds": [],
+        "role": "assistant",
+        "content": exchange.answer,
+        "model": exchange.model,
+        "timestamp": now,
+        "done": exchange.done,
+    }
+    if exchange.error is not None:
+        answer["error"] = {"content": exchange.error}
+    messages[exchange.answer_id] = answer
+    _adopt(messages, parent, exchange.answer_id)
+    return _with(chat, messages, exchange.answer_id)
