@@ -76,6 +76,21 @@ async def list_chats(
     return {"chats": [chat.public() for chat in chats], "total": total}
 
 
+@router.get("/search")
+async def search_chats(
+    principal: VerifiedUser,
+    services: ServicesDep,
+    text: str = Query(..., max_length=500),
+    skip: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    """The caller's chats whose title or messages hold ``text``, in any case."""
+    chats, total = await services.chats.list(
+        principal.user.id, skip=skip, limit=limit, text=text.strip()
+    )
+    return {"chats": [chat.public() for chat in chats], "total": total}
+
+
 @router.get("/share/{share_id}")
 async def read_shared_chat(share_id: str, _: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
     chat = _found(await services.chats.get_shared(share_id))

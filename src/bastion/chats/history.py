@@ -118,3 +118,26 @@ def add_exchange(chat: dict[str, Any], exchange: Exchange, now: int) -> dict[str
     messages[exchange.answer_id] = answer
     _adopt(messages, parent, exchange.answer_id)
     return _with(chat, messages, exchange.answer_id)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # parts: {"type": "text", "text": ...}, images, files
+        return "\n".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def search_text(title: str, chat: dict[str, Any]) -> str:
+    """What a search matches in a chat: its title and every message's text, case-folded.
+
+    Folded here rather than by the database, so that SQLite (whose ``lower`` knows only
+    ASCII) and PostgreSQL find the same chats.
+    """
+    messages, _ = _tree(chat)
+    texts = [title, *(_text_of(message.get("content")) for message in messages.values())]
+    return "\n".join(text for text in texts if text).casefold()

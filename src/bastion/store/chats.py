@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from bastion.chats.history import search_text
 from bastion.errors import BastionError
 from bastion.jsondata import stored_json_problem
 from bastion.store.db import Database
@@ -74,6 +75,7 @@ class Chats:
             share_id=None,
             created_at=now,
             updated_at=now,
+            search_text=search_text(title, chat),
         )
         async with self._db.session() as session, session.begin():
             session.add(row)
@@ -86,19 +88,27 @@ class Chats:
             )
         return None if row is None else _record(row)
 
-    async def list(self, user_id: str, *, skip: int, limit: int) -> tuple[list[ChatRecord], int]:
+    async def list(
+        self, user_id: str, *, skip: int, limit: int, text: str | None = None
+    ) -> tuple[list[ChatRecord], int]:
+        """One page of the user's chats, newest first, and how many there are in all.
+
+        With ``text``, only the chats whose title or messages hold it (any case).
+        """
+        where = [Chat.user_id == user_id]
+        if text:
+            # autoescape: a % or _ in the text is only a character, not a wildcard.
+            where.append(Chat.search_text.contains(text.casefold(), autoescape=True))
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(Chat)
-                .where(Chat.user_id == user_id)
+                .where(*where)
                 .order_by(Chat.updated_at.desc(), Chat.id)
                 .offset(skip)
                 .limit(limit)
             )
             records = [_record(row) for row in rows]
-            total = await session.scalar(
-                select(func.count()).select_from(Chat).where(Chat.user_id == user_id)
-            )
+            total = await session.scalar(select(func.count()).select_from(Chat).where(*where))
         return records, total or 0
 
     async def owns(self, user_id: str, chat_id: str) -> bool:
@@ -149,6 +159,8 @@ class Chats:
                 row.chat = changed
             if title is not None:
                 row.title = title
+            if changed is not stored or title is not None:
+                row.search_text = search_text(row.title, changed)
             row.updated_at = now
         return _record(row)
 

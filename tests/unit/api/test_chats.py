@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bastion.audit.events import MemorySink
 from bastion.store.models import Chat
@@ -200,3 +200,78 @@ async def test_a_bad_stored_chat_does_not_break_the_listing_or_its_share_link(
     ]
     shared = await bastion.client.get(f"/api/v1/chats/share/{share_id}", headers=_auth(reader))
     assert (shared.status_code, shared.json()["chat"]) == (200, {})
+
+
+async def _chat_with(bastion: Bastion, token: str, title: str, *contents: object) -> str:
+    messages = [{"role": "user", "content": content} for content in contents]
+    response = await bastion.client.post(
+        "/api/v1/chats/new",
+        json={"chat": {"title": title, "messages": messages}},
+        headers=_auth(token),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+async def _search(bastion: Bastion, token: str, query: str) -> dict:
+    response = await bastion.client.get(
+        "/api/v1/chats/search", params={"text": query}, headers=_auth(token)
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_search_finds_the_callers_chats_by_title_and_message_text(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    other = (await bastion.signup("b@example.com"))["token"]
+    by_title = await _chat_with(bastion, token, "Paris trip", "hello")
+    by_text = await _chat_with(bastion, token, "Plans", "What to see in PARIS?")
+    by_part = await _chat_with(
+        bastion,
+        token,
+        "Photo",
+        [{"type": "text", "text": "a café in Paris"}, {"type": "image_url"}],
+    )
+    await _chat_with(bastion, token, "Other", "Rome")
+    await _chat_with(bastion, other, "Paris too", "Paris")
+    found = await _search(bastion, token, "paris")
+    assert {chat["id"] for chat in found["chats"]} == {by_title, by_text, by_part}
+    assert found["total"] == 3
+    assert [c["id"] for c in (await _search(bastion, token, "CAFÉ"))["chats"]] == [by_part]
+
+
+async def test_search_is_paged_like_the_list_and_takes_wildcards_literally(
+    bastion: Bastion,
+) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    for n in range(3):
+        await _chat_with(bastion, token, f"Report {n}", "100% done")
+    await _chat_with(bastion, token, "Report x", "100 done")
+    page = await bastion.client.get(
+        "/api/v1/chats/search",
+        params={"text": "100%", "skip": 1, "limit": 1},
+        headers=_auth(token),
+    )
+    assert page.json()["total"] == 3
+    assert len(page.json()["chats"]) == 1
+    assert (await _search(bastion, token, "_"))["total"] == 0
+    too_long = await bastion.client.get(
+        "/api/v1/chats/search", params={"text": "x" * 501}, headers=_auth(token)
+    )
+    assert too_long.status_code == 422
+
+
+async def test_search_sees_renames_and_stored_answers(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    chat_id = await _chat_with(bastion, token, "Untitled", "hi")
+    await bastion.client.post(
+        f"/api/v1/chats/{chat_id}",
+        json={"title": "Budget", "chat": {"messages": [{"role": "user", "content": "numbers"}]}},
+        headers=_auth(token),
+    )
+    assert (await _search(bastion, token, "budget"))["total"] == 1
+    assert (await _search(bastion, token, "numbers"))["total"] == 1
+    assert (await _search(bastion, token, "hi"))["total"] == 0
+    async with bastion.services.db.session() as session:
+        stored = await session.scalar(select(Chat.search_text).where(Chat.id == chat_id))
+    assert stored == "budget\nnumbers"
