@@ -7,7 +7,7 @@ may read, never write; revoking it or sharing again makes the old link dead.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -20,6 +20,9 @@ from bastion.services import Services
 from bastion.store.chats import ChatRecord
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
+
+# How the owner files a chat is theirs: a share link shows the conversation only.
+OWNER_ONLY = frozenset({"user_id", "pinned", "archived"})
 
 
 class NewChat(BaseModel):
@@ -65,36 +68,55 @@ async def create_chat(
     return chat.public()
 
 
+def _page(chats: list[ChatRecord], total: int) -> dict[str, Any]:
+    return {"chats": [chat.public() for chat in chats], "total": total}
+
+
+Skip = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
 @router.get("/")
 async def list_chats(
-    principal: VerifiedUser,
-    services: ServicesDep,
-    skip: int = Query(0, ge=0),
-    limit: int = Query(50, ge=1, le=500),
+    principal: VerifiedUser, services: ServicesDep, skip: Skip = 0, limit: Limit = 50
 ) -> dict[str, Any]:
-    chats, total = await services.chats.list(principal.user.id, skip=skip, limit=limit)
-    return {"chats": [chat.public() for chat in chats], "total": total}
+    """The caller's chats but the archived ones, newest first."""
+    return _page(*await services.chats.list(principal.user.id, skip=skip, limit=limit))
+
+
+@router.get("/pinned")
+async def list_pinned_chats(
+    principal: VerifiedUser, services: ServicesDep, skip: Skip = 0, limit: Limit = 50
+) -> dict[str, Any]:
+    chats = await services.chats.list(principal.user.id, skip=skip, limit=limit, pinned=True)
+    return _page(*chats)
+
+
+@router.get("/archived")
+async def list_archived_chats(
+    principal: VerifiedUser, services: ServicesDep, skip: Skip = 0, limit: Limit = 50
+) -> dict[str, Any]:
+    chats = await services.chats.list(principal.user.id, skip=skip, limit=limit, archived=True)
+    return _page(*chats)
 
 
 @router.get("/search")
 async def search_chats(
     principal: VerifiedUser,
     services: ServicesDep,
-    text: str = Query(..., max_length=500),
-    skip: int = Query(0, ge=0),
-    limit: int = Query(50, ge=1, le=500),
+    text: Annotated[str, Query(max_length=500)],
+    skip: Skip = 0,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
-    """The caller's chats whose title or messages hold ``text``, in any case."""
-    chats, total = await services.chats.list(
-        principal.user.id, skip=skip, limit=limit, text=text.strip()
-    )
-    return {"chats": [chat.public() for chat in chats], "total": total}
+    """The caller's chats (not archived) whose title or messages hold ``text``, any case."""
+    chats = await services.chats.list(principal.user.id, skip=skip, limit=limit, text=text.strip())
+    return _page(*chats)
 
 
 @router.get("/share/{share_id}")
 async def read_shared_chat(share_id: str, _: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
     chat = _found(await services.chats.get_shared(share_id))
-    return {key: value for key, value in chat.public().items() if key != "user_id"}
+    return {key: value for key, value in chat.public().items() if key not in OWNER_ONLY}
 
 
 @router.get("/{chat_id}")
@@ -119,6 +141,27 @@ async def delete_chat(
     if not await services.chats.delete(principal.user.id, chat_id):
         raise NotFound("No such chat.")
     return {"status": True}
+
+
+@router.get("/{chat_id}/pinned")
+async def read_pinned(chat_id: str, principal: VerifiedUser, services: ServicesDep) -> bool:
+    return _found(await services.chats.get(principal.user.id, chat_id)).pinned
+
+
+@router.post("/{chat_id}/pin")
+async def toggle_pinned(
+    chat_id: str, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    """Pins the chat, or unpins a pinned one (open-webui's toggle)."""
+    return _found(await services.chats.toggle(principal.user.id, chat_id, "pinned")).public()
+
+
+@router.post("/{chat_id}/archive")
+async def toggle_archived(
+    chat_id: str, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    """Archives the chat (it leaves the list), or brings an archived one back."""
+    return _found(await services.chats.toggle(principal.user.id, chat_id, "archived")).public()
 
 
 @router.post("/{chat_id}/share")

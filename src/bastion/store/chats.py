@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, select, update
 
@@ -35,6 +35,8 @@ class ChatRecord:
     share_id: str | None
     created_at: datetime
     updated_at: datetime
+    pinned: bool = False
+    archived: bool = False
 
     def public(self) -> dict[str, Any]:
         # A row stored before its contents were checked must not break a listing or a
@@ -46,6 +48,8 @@ class ChatRecord:
             "title": self.title,
             "chat": chat,
             "share_id": self.share_id,
+            "pinned": self.pinned,
+            "archived": self.archived,
             "created_at": int(self.created_at.timestamp()),
             "updated_at": int(self.updated_at.timestamp()),
         }
@@ -53,7 +57,15 @@ class ChatRecord:
 
 def _record(row: Chat) -> ChatRecord:
     return ChatRecord(
-        row.id, row.user_id, row.title, row.chat, row.share_id, row.created_at, row.updated_at
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        chat=row.chat,
+        share_id=row.share_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        pinned=row.pinned,
+        archived=row.archived,
     )
 
 
@@ -76,6 +88,8 @@ class Chats:
             created_at=now,
             updated_at=now,
             search_text=search_text(title, chat),
+            pinned=False,
+            archived=False,
         )
         async with self._db.session() as session, session.begin():
             session.add(row)
@@ -89,13 +103,24 @@ class Chats:
         return None if row is None else _record(row)
 
     async def list(
-        self, user_id: str, *, skip: int, limit: int, text: str | None = None
+        self,
+        user_id: str,
+        *,
+        skip: int,
+        limit: int,
+        text: str | None = None,
+        archived: bool = False,
+        pinned: bool | None = None,
     ) -> tuple[list[ChatRecord], int]:
         """One page of the user's chats, newest first, and how many there are in all.
 
-        With ``text``, only the chats whose title or messages hold it (any case).
+        Archived chats only with ``archived``, the others only without; with ``text``,
+        only the chats whose title or messages hold it (any case); with ``pinned``, only
+        the (un)pinned ones.
         """
-        where = [Chat.user_id == user_id]
+        where = [Chat.user_id == user_id, Chat.archived.is_(archived)]
+        if pinned is not None:
+            where.append(Chat.pinned.is_(pinned))
         if text:
             # autoescape: a % or _ in the text is only a character, not a wildcard.
             where.append(Chat.search_text.contains(text.casefold(), autoescape=True))
@@ -163,6 +188,20 @@ class Chats:
                 row.search_text = search_text(row.title, changed)
             row.updated_at = now
         return _record(row)
+
+    async def toggle(
+        self, user_id: str, chat_id: str, flag: Literal["pinned", "archived"]
+    ) -> ChatRecord | None:
+        """The chat with ``flag`` turned over (open-webui's pin and archive buttons)."""
+        column = getattr(Chat, flag)
+        async with self._db.session() as session, session.begin():
+            row = await session.scalar(
+                update(Chat)
+                .where(Chat.id == chat_id, Chat.user_id == user_id)
+                .values({column: ~column})
+                .returning(Chat)
+            )
+        return None if row is None else _record(row)
 
     async def delete(self, user_id: str, chat_id: str) -> bool:
         async with self._db.session() as session, session.begin():

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -107,6 +108,9 @@ class Chat(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The title and every message's text, case-folded: what a search looks in.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An archived chat leaves the list, the search and the pinned chats.
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ModelAccess(Base):

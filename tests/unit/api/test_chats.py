@@ -275,3 +275,94 @@ async def test_search_sees_renames_and_stored_answers(bastion: Bastion) -> None:
     async with bastion.services.db.session() as session:
         stored = await session.scalar(select(Chat.search_text).where(Chat.id == chat_id))
     assert stored == "budget\nnumbers"
+
+
+async def _flags(bastion: Bastion, chat_id: str) -> tuple[bool, bool]:
+    async with bastion.services.db.session() as session:
+        row = (
+            await session.execute(select(Chat.pinned, Chat.archived).where(Chat.id == chat_id))
+        ).one()
+    return bool(row.pinned), bool(row.archived)
+
+
+async def _ids(bastion: Bastion, token: str, path: str) -> list[str]:
+    response = await bastion.client.get(path, headers=_auth(token))
+    assert response.status_code == 200, response.text
+    return [chat["id"] for chat in response.json()["chats"]]
+
+
+async def test_pin_toggles_and_the_pinned_list_holds_the_pinned_chats(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    first = (await _new_chat(bastion, token, "First"))["id"]
+    second = (await _new_chat(bastion, token, "Second"))["id"]
+    pinned = await bastion.client.post(f"/api/v1/chats/{first}/pin", headers=_auth(token))
+    assert pinned.status_code == 200
+    assert (pinned.json()["id"], pinned.json()["pinned"], pinned.json()["archived"]) == (
+        first,
+        True,
+        False,
+    )
+    assert await _flags(bastion, first) == (True, False)
+    assert await _ids(bastion, token, "/api/v1/chats/pinned") == [first]
+    status = await bastion.client.get(f"/api/v1/chats/{first}/pinned", headers=_auth(token))
+    assert status.json() is True
+    # Pinned chats stay in the list.
+    assert set(await _ids(bastion, token, "/api/v1/chats/")) == {first, second}
+    unpinned = await bastion.client.post(f"/api/v1/chats/{first}/pin", headers=_auth(token))
+    assert unpinned.json()["pinned"] is False
+    assert await _flags(bastion, first) == (False, False)
+    assert await _ids(bastion, token, "/api/v1/chats/pinned") == []
+
+
+async def test_an_archived_chat_leaves_the_list_search_and_pins_until_unarchived(
+    bastion: Bastion,
+) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    kept = (await _new_chat(bastion, token, "Kept"))["id"]
+    chat_id = (await _new_chat(bastion, token, "Old notes"))["id"]
+    await bastion.client.post(f"/api/v1/chats/{chat_id}/pin", headers=_auth(token))
+    archived = await bastion.client.post(f"/api/v1/chats/{chat_id}/archive", headers=_auth(token))
+    assert archived.status_code == 200
+    assert archived.json()["archived"] is True
+    assert await _flags(bastion, chat_id) == (True, True)
+    listed = await bastion.client.get("/api/v1/chats/", headers=_auth(token))
+    assert [chat["id"] for chat in listed.json()["chats"]] == [kept]
+    assert listed.json()["total"] == 1
+    assert await _ids(bastion, token, "/api/v1/chats/archived") == [chat_id]
+    assert await _ids(bastion, token, "/api/v1/chats/pinned") == []
+    assert (await _search(bastion, token, "old notes"))["total"] == 0
+    # Still the owner's to read, and the same toggle brings it back.
+    read = await bastion.client.get(f"/api/v1/chats/{chat_id}", headers=_auth(token))
+    assert read.json()["archived"] is True
+    back = await bastion.client.post(f"/api/v1/chats/{chat_id}/archive", headers=_auth(token))
+    assert back.json()["archived"] is False
+    assert set(await _ids(bastion, token, "/api/v1/chats/")) == {kept, chat_id}
+    assert await _ids(bastion, token, "/api/v1/chats/archived") == []
+
+
+async def test_only_the_owner_pins_or_archives_a_chat(bastion: Bastion) -> None:
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    other = (await bastion.signup("other@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, owner))["id"]
+    for method, path in [
+        ("POST", "pin"),
+        ("POST", "archive"),
+        ("GET", "pinned"),
+    ]:
+        response = await bastion.client.request(
+            method, f"/api/v1/chats/{chat_id}/{path}", headers=_auth(other)
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert await _flags(bastion, chat_id) == (False, False)
+    assert await _ids(bastion, other, "/api/v1/chats/archived") == []
+
+
+async def test_a_share_link_does_not_show_how_the_owner_files_the_chat(bastion: Bastion) -> None:
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, owner))["id"]
+    await bastion.client.post(f"/api/v1/chats/{chat_id}/pin", headers=_auth(owner))
+    share_id = (
+        await bastion.client.post(f"/api/v1/chats/{chat_id}/share", headers=_auth(owner))
+    ).json()["share_id"]
+    shared = await bastion.client.get(f"/api/v1/chats/share/{share_id}", headers=_auth(owner))
+    assert set(shared.json()) == {"id", "title", "chat", "share_id", "created_at", "updated_at"}
