@@ -20,6 +20,7 @@ TABLES = {
     "api_keys",
     "files",
     "chats",
+    "chat_tags",
     "model_access",
     "group_members",
     "signin_failures",

@@ -10,19 +10,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bastion.api.deps import ServicesDep, VerifiedUser
 from bastion.auth.authenticate import Principal
 from bastion.errors import NotFound
 from bastion.jsondata import StoredJSON, StoredText
 from bastion.services import Services
-from bastion.store.chats import ChatRecord
+from bastion.store.chats import ChatRecord, TagList, tag_id
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
 # How the owner files a chat is theirs: a share link shows the conversation only.
-OWNER_ONLY = frozenset({"user_id", "pinned", "archived"})
+OWNER_ONLY = frozenset({"user_id", "pinned", "archived", "meta"})
 
 
 class NewChat(BaseModel):
@@ -34,6 +34,23 @@ class ChatUpdate(BaseModel):
     # Merged into the stored chat key by key: a rename alone keeps the history.
     chat: StoredJSON | None = None
     title: StoredText | None = Field(default=None, max_length=500)
+
+
+class TagForm(BaseModel):
+    name: StoredText = Field(min_length=1, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        # open-webui's rule: "None" is what its filter shows for untagged chats.
+        if not name.strip() or tag_id(name) == "none":
+            raise ValueError("A tag needs a name other than 'None'.")
+        return name
+
+
+class TagFilter(TagForm):
+    skip: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=1, le=500)
 
 
 def _title(form: NewChat | ChatUpdate) -> str | None:
@@ -113,6 +130,23 @@ async def search_chats(
     return _page(*chats)
 
 
+@router.get("/all/tags")
+async def list_tags(principal: VerifiedUser, services: ServicesDep) -> list[dict[str, Any]]:
+    """Every tag on one of the caller's chats."""
+    return [tag.public() for tag in await services.chats.user_tags(principal.user.id)]
+
+
+@router.post("/tags")
+async def list_chats_by_tag(
+    form: TagFilter, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    """The caller's chats (not archived) that carry the tag (open-webui's POST)."""
+    chats = await services.chats.list(
+        principal.user.id, skip=form.skip, limit=form.limit, tag=tag_id(form.name)
+    )
+    return _page(*chats)
+
+
 @router.get("/share/{share_id}")
 async def read_shared_chat(share_id: str, _: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
     chat = _found(await services.chats.get_shared(share_id))
@@ -162,6 +196,35 @@ async def toggle_archived(
 ) -> dict[str, Any]:
     """Archives the chat (it leaves the list), or brings an archived one back."""
     return _found(await services.chats.toggle(principal.user.id, chat_id, "archived")).public()
+
+
+def _tags(tags: TagList | None) -> list[dict[str, Any]]:
+    if tags is None:
+        raise NotFound("No such chat.")
+    return [tag.public() for tag in tags]
+
+
+@router.get("/{chat_id}/tags")
+async def read_tags(
+    chat_id: str, principal: VerifiedUser, services: ServicesDep
+) -> list[dict[str, Any]]:
+    return _tags(await services.chats.tags_of(principal.user.id, chat_id))
+
+
+@router.post("/{chat_id}/tags")
+async def add_tag(
+    chat_id: str, form: TagForm, principal: VerifiedUser, services: ServicesDep
+) -> list[dict[str, Any]]:
+    """The chat's tags once ``name`` is among them."""
+    return _tags(await services.chats.add_tag(principal.user.id, chat_id, form.name))
+
+
+@router.delete("/{chat_id}/tags")
+async def remove_tag(
+    chat_id: str, form: TagForm, principal: VerifiedUser, services: ServicesDep
+) -> list[dict[str, Any]]:
+    """The chat's tags once ``name`` is not among them."""
+    return _tags(await services.chats.remove_tag(principal.user.id, chat_id, form.name))
 
 
 @router.post("/{chat_id}/share")

@@ -113,6 +113,21 @@ class Chat(Base):
     archived: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
+class ChatTag(Base):
+    """One tag on one chat. A user's tags are the ones on their chats: none is left over."""
+
+    __tablename__ = "chat_tags"
+    __table_args__ = (Index("ix_chat_tags_user_id_tag_id", "user_id", "tag_id"),)
+
+    chat_id: Mapped[str] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ModelAccess(Base):
     """Who may use one model: listed users and members of listed groups (admins always)."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bastion.audit.events import MemorySink
-from bastion.store.models import Chat
+from bastion.store.models import Chat, ChatTag
 from tests.support import Bastion, StartBastion
 
 
@@ -366,3 +366,100 @@ async def test_a_share_link_does_not_show_how_the_owner_files_the_chat(bastion: 
     ).json()["share_id"]
     shared = await bastion.client.get(f"/api/v1/chats/share/{share_id}", headers=_auth(owner))
     assert set(shared.json()) == {"id", "title", "chat", "share_id", "created_at", "updated_at"}
+
+
+async def _tag(bastion: Bastion, token: str, chat_id: str, name: str, method: str = "POST") -> list:
+    response = await bastion.client.request(
+        method, f"/api/v1/chats/{chat_id}/tags", json={"name": name}, headers=_auth(token)
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+async def test_tags_are_added_listed_and_removed_in_open_webuis_shape(bastion: Bastion) -> None:
+    me = await bastion.signup("a@example.com")
+    token = me["token"]
+    chat_id = (await _new_chat(bastion, token))["id"]
+    tags = await _tag(bastion, token, chat_id, "Work Stuff")
+    assert tags == [{"id": "work_stuff", "name": "Work Stuff", "user_id": me["id"], "meta": None}]
+    # The same tag in another case is the same tag: nothing is added twice.
+    assert [t["id"] for t in await _tag(bastion, token, chat_id, "work stuff")] == ["work_stuff"]
+    assert [t["id"] for t in await _tag(bastion, token, chat_id, "<b>urgent</b>")] == [
+        "work_stuff",
+        "<b>urgent</b>",
+    ]
+    read = await bastion.client.get(f"/api/v1/chats/{chat_id}/tags", headers=_auth(token))
+    assert [t["name"] for t in read.json()] == ["Work Stuff", "<b>urgent</b>"]
+    chat = await bastion.client.get(f"/api/v1/chats/{chat_id}", headers=_auth(token))
+    assert chat.json()["meta"] == {"tags": ["work_stuff", "<b>urgent</b>"]}
+    async with bastion.services.db.session() as session:
+        stored = (await session.execute(select(ChatTag.tag_id, ChatTag.name))).all()
+    assert sorted(stored) == [("<b>urgent</b>", "<b>urgent</b>"), ("work_stuff", "Work Stuff")]
+    left = await _tag(bastion, token, chat_id, "WORK STUFF", method="DELETE")
+    assert [t["id"] for t in left] == ["<b>urgent</b>"]
+
+
+async def test_a_users_tags_are_the_ones_on_their_chats_and_find_those_chats(
+    bastion: Bastion,
+) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    other = (await bastion.signup("b@example.com"))["token"]
+    first = (await _new_chat(bastion, token, "First"))["id"]
+    second = (await _new_chat(bastion, token, "Second"))["id"]
+    theirs = (await _new_chat(bastion, other, "Theirs"))["id"]
+    await _tag(bastion, token, first, "ideas")
+    await _tag(bastion, token, second, "ideas")
+    await _tag(bastion, token, second, "later")
+    await _tag(bastion, other, theirs, "ideas")
+    await _tag(bastion, other, theirs, "secret")
+    mine = await bastion.client.get("/api/v1/chats/all/tags", headers=_auth(token))
+    assert [t["id"] for t in mine.json()] == ["ideas", "later"]
+    tagged = await bastion.client.post(
+        "/api/v1/chats/tags", json={"name": "Ideas"}, headers=_auth(token)
+    )
+    assert {c["id"] for c in tagged.json()["chats"]} == {first, second}
+    assert tagged.json()["total"] == 2
+    paged = await bastion.client.post(
+        "/api/v1/chats/tags", json={"name": "ideas", "skip": 1, "limit": 1}, headers=_auth(token)
+    )
+    assert (len(paged.json()["chats"]), paged.json()["total"]) == (1, 2)
+    # A tag on no chat any more is gone; deleting a chat takes its tags with it.
+    await _tag(bastion, token, second, "later", method="DELETE")
+    await bastion.client.delete(f"/api/v1/chats/{first}", headers=_auth(token))
+    mine = await bastion.client.get("/api/v1/chats/all/tags", headers=_auth(token))
+    assert [t["id"] for t in mine.json()] == ["ideas"]
+    await bastion.client.post(f"/api/v1/chats/{second}/archive", headers=_auth(token))
+    tagged = await bastion.client.post(
+        "/api/v1/chats/tags", json={"name": "ideas"}, headers=_auth(token)
+    )
+    assert tagged.json() == {"chats": [], "total": 0}
+
+
+@pytest.mark.parametrize("name", ["", "   ", "None", "x" * 101, "bad\x00name"])
+async def test_a_tag_name_that_is_empty_none_too_long_or_has_controls_is_refused(
+    bastion: Bastion, name: str
+) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, token))["id"]
+    response = await bastion.client.post(
+        f"/api/v1/chats/{chat_id}/tags", json={"name": name}, headers=_auth(token)
+    )
+    assert response.status_code == 422
+    async with bastion.services.db.session() as session:
+        assert (await session.scalar(select(func.count()).select_from(ChatTag))) == 0
+
+
+async def test_only_the_owner_reads_or_changes_a_chats_tags(bastion: Bastion) -> None:
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    other = (await bastion.signup("other@example.com"))["token"]
+    chat_id = (await _new_chat(bastion, owner))["id"]
+    await _tag(bastion, owner, chat_id, "mine")
+    for method in ("GET", "POST", "DELETE"):
+        response = await bastion.client.request(
+            method,
+            f"/api/v1/chats/{chat_id}/tags",
+            json=None if method == "GET" else {"name": "mine"},
+            headers=_auth(other),
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert [t["id"] for t in await _tag(bastion, owner, chat_id, "mine")] == ["mine"]
