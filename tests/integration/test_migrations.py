@@ -21,6 +21,7 @@ TABLES = {
     "files",
     "chats",
     "chat_tags",
+    "folders",
     "model_access",
     "group_members",
     "signin_failures",

@@ -22,7 +22,7 @@ from bastion.store.chats import ChatRecord, TagList, tag_id
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
 # How the owner files a chat is theirs: a share link shows the conversation only.
-OWNER_ONLY = frozenset({"user_id", "pinned", "archived", "meta"})
+OWNER_ONLY = frozenset({"user_id", "pinned", "archived", "meta", "folder_id"})
 
 
 class NewChat(BaseModel):
@@ -51,6 +51,10 @@ class TagForm(BaseModel):
 class TagFilter(TagForm):
     skip: int = Field(default=0, ge=0)
     limit: int = Field(default=50, ge=1, le=500)
+
+
+class FolderChoice(BaseModel):
+    folder_id: str | None = Field(default=None, max_length=36)
 
 
 def _title(form: NewChat | ChatUpdate) -> str | None:
@@ -147,6 +151,23 @@ async def list_chats_by_tag(
     return _page(*chats)
 
 
+@router.get("/folder/{folder_id}")
+async def list_chats_in_folder(
+    folder_id: str,
+    principal: VerifiedUser,
+    services: ServicesDep,
+    skip: Skip = 0,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """The caller's chats (not archived) in one of their folders."""
+    if await services.folders.get(principal.user.id, folder_id) is None:
+        raise NotFound("No such folder.")
+    chats = await services.chats.list(
+        principal.user.id, skip=skip, limit=limit, folder_id=folder_id
+    )
+    return _page(*chats)
+
+
 @router.get("/share/{share_id}")
 async def read_shared_chat(share_id: str, _: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
     chat = _found(await services.chats.get_shared(share_id))
@@ -196,6 +217,14 @@ async def toggle_archived(
 ) -> dict[str, Any]:
     """Archives the chat (it leaves the list), or brings an archived one back."""
     return _found(await services.chats.toggle(principal.user.id, chat_id, "archived")).public()
+
+
+@router.post("/{chat_id}/folder")
+async def move_chat(
+    chat_id: str, form: FolderChoice, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    """Puts the chat in one of the caller's folders, or (``folder_id`` null) in none."""
+    return _found(await services.chats.move(principal.user.id, chat_id, form.folder_id)).public()
 
 
 def _tags(tags: TagList | None) -> list[dict[str, Any]]:

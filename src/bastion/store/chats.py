@@ -13,10 +13,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.chats.history import search_text
-from bastion.errors import BastionError
+from bastion.errors import BastionError, NotFound
 from bastion.jsondata import stored_json_problem
 from bastion.store.db import Database
-from bastion.store.models import Chat, ChatTag
+from bastion.store.models import Chat, ChatTag, Folder
 
 
 class UnstorableChat(BastionError):
@@ -39,6 +39,7 @@ class ChatRecord:
     pinned: bool = False
     archived: bool = False
     tags: tuple[str, ...] = ()  # tag ids, in the order they were added
+    folder_id: str | None = None
 
     def public(self) -> dict[str, Any]:
         # A row stored before its contents were checked must not break a listing or a
@@ -53,6 +54,7 @@ class ChatRecord:
             "pinned": self.pinned,
             "archived": self.archived,
             "meta": {"tags": list(self.tags)},
+            "folder_id": self.folder_id,
             "created_at": int(self.created_at.timestamp()),
             "updated_at": int(self.updated_at.timestamp()),
         }
@@ -89,6 +91,7 @@ def _record(row: Chat, tags: tuple[str, ...] = ()) -> ChatRecord:
         pinned=row.pinned,
         archived=row.archived,
         tags=tags,
+        folder_id=row.folder_id,
     )
 
 
@@ -154,16 +157,20 @@ class Chats:
         archived: bool = False,
         pinned: bool | None = None,
         tag: str | None = None,
+        folder_id: str | None = None,
     ) -> tuple[list[ChatRecord], int]:
         """One page of the user's chats, newest first, and how many there are in all.
 
         Archived chats only with ``archived``, the others only without; with ``text``,
         only the chats whose title or messages hold it (any case); with ``pinned``, only
-        the (un)pinned ones; with ``tag`` (an id), only the chats it is on.
+        the (un)pinned ones; with ``tag`` (an id), only the chats it is on; with
+        ``folder_id``, only the chats in that folder.
         """
         where = [Chat.user_id == user_id, Chat.archived.is_(archived)]
         if pinned is not None:
             where.append(Chat.pinned.is_(pinned))
+        if folder_id is not None:
+            where.append(Chat.folder_id == folder_id)
         if tag is not None:
             tagged = select(ChatTag.chat_id).where(
                 ChatTag.user_id == user_id, ChatTag.tag_id == tag
@@ -247,6 +254,28 @@ class Chats:
                 update(Chat)
                 .where(Chat.id == chat_id, Chat.user_id == user_id)
                 .values({column: ~column})
+                .returning(Chat)
+            )
+            return await _one(session, row)
+
+    async def move(self, user_id: str, chat_id: str, folder_id: str | None) -> ChatRecord | None:
+        """The chat in the user's folder ``folder_id`` (None: in none).
+
+        Raises :class:`NotFound` for a folder that is not the user's.
+        """
+        async with self._db.session() as session, session.begin():
+            if folder_id is not None:
+                folder = await session.scalar(
+                    select(Folder.id)
+                    .where(Folder.id == folder_id, Folder.user_id == user_id)
+                    .with_for_update()
+                )
+                if folder is None:
+                    raise NotFound("No such folder.")
+            row = await session.scalar(
+                update(Chat)
+                .where(Chat.id == chat_id, Chat.user_id == user_id)
+                .values(folder_id=folder_id)
                 .returning(Chat)
             )
             return await _one(session, row)

@@ -111,6 +111,24 @@ class Chat(Base):
     pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
     # An archived chat leaves the list, the search and the pinned chats.
     archived: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The owner's folder; kept right by ``store/folders.py``, which moves or deletes a
+    # folder's chats in the transaction that deletes it.
+    folder_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class Folder(Base):
+    """A user's folder of chats (open-webui's); folders nest through ``parent_id``."""
+
+    __tablename__ = "folders"
+    __table_args__ = (Index("ix_folders_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    is_expanded: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ChatTag(Base):
