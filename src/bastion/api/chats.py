@@ -7,6 +7,7 @@ may read, never write; revoking it or sharing again makes the old link dead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from bastion.api.deps import ServicesDep, VerifiedUser
 from bastion.auth.authenticate import Principal
+from bastion.chats.history import NoSuchMessage, delete_message, edit_message
 from bastion.errors import NotFound
 from bastion.jsondata import StoredJSON, StoredText
 from bastion.services import Services
@@ -55,6 +57,10 @@ class TagFilter(TagForm):
 
 class FolderChoice(BaseModel):
     folder_id: str | None = Field(default=None, max_length=36)
+
+
+class MessageForm(BaseModel):
+    content: StoredText
 
 
 def _title(form: NewChat | ChatUpdate) -> str | None:
@@ -225,6 +231,46 @@ async def move_chat(
 ) -> dict[str, Any]:
     """Puts the chat in one of the caller's folders, or (``folder_id`` null) in none."""
     return _found(await services.chats.move(principal.user.id, chat_id, form.folder_id)).public()
+
+
+async def _change_message(
+    services: Services,
+    user_id: str,
+    chat_id: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    try:
+        chat = await services.chats.change(user_id, chat_id, lambda stored, _: change(stored))
+    except NoSuchMessage:
+        raise NotFound("No such message.") from None
+    return _found(chat).public()
+
+
+@router.post("/{chat_id}/messages/{message_id}")
+async def edit_chat_message(
+    chat_id: str,
+    message_id: str,
+    form: MessageForm,
+    principal: VerifiedUser,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    """One message's text replaced (open-webui's route); the chat as it is then."""
+    return await _change_message(
+        services,
+        principal.user.id,
+        chat_id,
+        lambda chat: edit_message(chat, message_id, form.content),
+    )
+
+
+@router.delete("/{chat_id}/messages/{message_id}")
+async def delete_chat_message(
+    chat_id: str, message_id: str, principal: VerifiedUser, services: ServicesDep
+) -> dict[str, Any]:
+    """One message gone, its replies moved up to its place; the chat as it is then."""
+    return await _change_message(
+        services, principal.user.id, chat_id, lambda chat: delete_message(chat, message_id)
+    )
 
 
 def _tags(tags: TagList | None) -> list[dict[str, Any]]:

@@ -141,3 +141,42 @@ def search_text(title: str, chat: dict[str, Any]) -> str:
     messages, _ = _tree(chat)
     texts = [title, *(_text_of(message.get("content")) for message in messages.values())]
     return "\n".join(text for text in texts if text).casefold()
+
+
+class NoSuchMessage(LookupError):
+    pass
+
+
+def edit_message(chat: dict[str, Any], message_id: str, content: Any) -> dict[str, Any]:
+    """``chat`` with one message's content replaced; the rest of the tree as it was."""
+    messages, current = _tree(chat)
+    if message_id not in messages:
+        raise NoSuchMessage(message_id)
+    messages[message_id] = {**messages[message_id], "content": content}
+    return _with(chat, messages, current)
+
+
+def delete_message(chat: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """``chat`` without one message: its replies take its place under its parent.
+
+    When it was the message shown, the branch shown becomes the latest reply left there
+    (followed to its end), or the parent itself.
+    """
+    messages, current = _tree(chat)
+    if message_id not in messages:
+        raise NoSuchMessage(message_id)
+    removed = messages.pop(message_id)
+    parent = removed.get("parentId") if removed.get("parentId") in messages else None
+    children = [c for c in removed.get("childrenIds") or [] if c in messages]
+    for child in children:
+        messages[child] = {**messages[child], "parentId": parent}
+    if parent is not None:
+        siblings = list(messages[parent].get("childrenIds") or [])
+        at = siblings.index(message_id) if message_id in siblings else len(siblings)
+        siblings[at : at + 1] = children
+        messages[parent] = {**messages[parent], "childrenIds": siblings}
+    if current == message_id:
+        current = children[-1] if children else parent
+        while current is not None and messages[current].get("childrenIds"):
+            current = messages[current]["childrenIds"][-1]
+    return _with(chat, messages, current)

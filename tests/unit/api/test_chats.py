@@ -463,3 +463,130 @@ async def test_only_the_owner_reads_or_changes_a_chats_tags(bastion: Bastion) ->
         )
         assert (response.status_code, response.json()["code"]) == (404, "not_found")
     assert [t["id"] for t in await _tag(bastion, owner, chat_id, "mine")] == ["mine"]
+
+
+def _tree_chat() -> dict:
+    """hello → (answer-1 | answer-2 → follow-up), answer-2's branch shown."""
+
+    def message(mid: str, parent: str | None, children: list[str], role: str) -> dict:
+        return {
+            "id": mid,
+            "parentId": parent,
+            "childrenIds": children,
+            "role": role,
+            "content": f"text of {mid}",
+        }
+
+    messages = {
+        "hello": message("hello", None, ["answer-1", "answer-2"], "user"),
+        "answer-1": message("answer-1", "hello", [], "assistant"),
+        "answer-2": message("answer-2", "hello", ["follow-up"], "assistant"),
+        "follow-up": message("follow-up", "answer-2", [], "user"),
+    }
+    return {"title": "Tree", "history": {"messages": messages, "currentId": "follow-up"}}
+
+
+async def _stored_chat(bastion: Bastion, chat_id: str) -> dict:
+    async with bastion.services.db.session() as session:
+        stored = await session.scalar(select(Chat.chat).where(Chat.id == chat_id))
+    assert isinstance(stored, dict)
+    return stored
+
+
+async def _tree_chat_id(bastion: Bastion, token: str) -> str:
+    response = await bastion.client.post(
+        "/api/v1/chats/new", json={"chat": _tree_chat()}, headers=_auth(token)
+    )
+    return str(response.json()["id"])
+
+
+async def test_one_message_is_edited_in_the_tree_and_the_shown_branch(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    chat_id = await _tree_chat_id(bastion, token)
+    edited = await bastion.client.post(
+        f"/api/v1/chats/{chat_id}/messages/answer-2",
+        json={"content": "Better <b>answer</b>"},
+        headers=_auth(token),
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["chat"]["history"]["messages"]["answer-2"]["content"] == (
+        "Better <b>answer</b>"
+    )
+    stored = await _stored_chat(bastion, chat_id)
+    assert stored["history"]["currentId"] == "follow-up"
+    assert [(m["id"], m["content"]) for m in stored["messages"]] == [
+        ("hello", "text of hello"),
+        ("answer-2", "Better <b>answer</b>"),
+        ("follow-up", "text of follow-up"),
+    ]
+    assert stored["history"]["messages"]["answer-1"]["content"] == "text of answer-1"
+    assert (await _search(bastion, token, "better <b>"))["total"] == 1
+
+
+async def test_deleting_a_message_moves_its_replies_up_to_its_place(bastion: Bastion) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    chat_id = await _tree_chat_id(bastion, token)
+    deleted = await bastion.client.delete(
+        f"/api/v1/chats/{chat_id}/messages/answer-2", headers=_auth(token)
+    )
+    assert deleted.status_code == 200, deleted.text
+    stored = await _stored_chat(bastion, chat_id)
+    messages = stored["history"]["messages"]
+    assert set(messages) == {"hello", "answer-1", "follow-up"}
+    assert messages["hello"]["childrenIds"] == ["answer-1", "follow-up"]
+    assert messages["follow-up"]["parentId"] == "hello"
+    assert [m["id"] for m in stored["messages"]] == ["hello", "follow-up"]
+    # The shown message itself: the branch shown is then its parent's last other reply.
+    await bastion.client.delete(f"/api/v1/chats/{chat_id}/messages/follow-up", headers=_auth(token))
+    stored = await _stored_chat(bastion, chat_id)
+    assert stored["history"]["currentId"] == "answer-1"
+    assert [m["id"] for m in stored["messages"]] == ["hello", "answer-1"]
+    assert stored["history"]["messages"]["hello"]["childrenIds"] == ["answer-1"]
+
+
+async def test_a_message_in_a_chat_with_only_a_list_is_deleted_from_the_list(
+    bastion: Bastion,
+) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]
+    messages = [
+        {"id": "q", "role": "user", "content": "hi"},
+        {"id": "a", "role": "assistant", "content": "hello"},
+        {"id": "q2", "role": "user", "content": "again"},
+    ]
+    response = await bastion.client.post(
+        "/api/v1/chats/new", json={"chat": {"messages": messages}}, headers=_auth(token)
+    )
+    chat_id = response.json()["id"]
+    await bastion.client.delete(f"/api/v1/chats/{chat_id}/messages/a", headers=_auth(token))
+    stored = await _stored_chat(bastion, chat_id)
+    assert [(m["id"], m["parentId"]) for m in stored["messages"]] == [("q", None), ("q2", "q")]
+    assert stored["history"]["currentId"] == "q2"
+
+
+async def test_only_the_owner_edits_or_deletes_a_message_and_unknown_ones_are_404(
+    bastion: Bastion,
+) -> None:
+    owner = (await bastion.signup("owner@example.com"))["token"]
+    other = (await bastion.signup("other@example.com"))["token"]
+    chat_id = await _tree_chat_id(bastion, owner)
+    before = await _stored_chat(bastion, chat_id)
+    for method, token, message, detail in [
+        ("POST", other, "hello", "No such chat."),
+        ("DELETE", other, "hello", "No such chat."),
+        ("POST", owner, "nope", "No such message."),
+        ("DELETE", owner, "nope", "No such message."),
+    ]:
+        response = await bastion.client.request(
+            method,
+            f"/api/v1/chats/{chat_id}/messages/{message}",
+            json={"content": "x"} if method == "POST" else None,
+            headers=_auth(token),
+        )
+        assert (response.status_code, response.json()["detail"]) == (404, detail)
+    assert await _stored_chat(bastion, chat_id) == before
+    control = await bastion.client.post(
+        f"/api/v1/chats/{chat_id}/messages/hello",
+        json={"content": "bell\x07"},
+        headers=_auth(owner),
+    )
+    assert control.status_code == 422
