@@ -84,9 +84,14 @@ def add_exchange(chat: dict[str, Any], exchange: Exchange, now: int) -> dict[str
     """``chat`` with the prompt (unless stored already) and the answer, shown as current.
 
     A prompt that is new hangs under the current message; an answer under its prompt. An
-    answer stored before under the same id (the client retried) is replaced.
+    answer stored before under the same id (the client retried) is replaced, except by an
+    interrupted one: a client that stopped the stream and saved what it showed has the
+    last word on what the person saw, and ``chat`` is given back unchanged.
     """
     messages, current = _tree(chat)
+    stored = messages.get(exchange.answer_id)
+    if not exchange.done and stored is not None and stored.get("content"):
+        return chat
     parent = current
     if exchange.prompt_id is not None and exchange.prompt_id in messages:
         parent = exchange.prompt_id
