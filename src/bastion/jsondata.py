@@ -119,6 +119,12 @@ def _stored_json(value: Any) -> Any:
     return value
 
 
+def storable_text(value: str) -> str:
+    """``value`` without the characters no stored string may hold (for text Bastion did
+    not get from a person who could be told, such as a model's answer)."""
+    return _FORBIDDEN.sub("", value)
+
+
 def _stored_text(value: str) -> str:
     if _FORBIDDEN.search(value):
         raise ValueError("The text contains a control character.")

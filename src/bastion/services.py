@@ -32,6 +32,7 @@ from bastion.retrieval.web import WebFetcher
 from bastion.shared.breaker import SharedRedis
 from bastion.store.chats import Chats
 from bastion.store.db import Database
+from bastion.store.folders import Folders
 from bastion.store.model_access import ModelAccessStore
 from bastion.store.users import UserRecord, Users
 
@@ -55,6 +56,7 @@ class Services:
     shared: SharedRedis | None  # None without REDIS_URL: every shared fact is local
     gateway: Gateway
     chats: Chats
+    folders: Folders
     files: Files
     web_fetch: WebFetcher
 
@@ -178,6 +180,7 @@ class Services:
             shared=shared,
             gateway=build_gateway(settings, db, events, clock=clock),
             chats=Chats(db, clock=clock),
+            folders=Folders(db, clock=clock),
             files=Files(
                 db,
                 UploadDir(settings.files.upload_dir, max_size=settings.files.file_max_size),

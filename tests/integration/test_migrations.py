@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from bastion.store.db import _driver_url, downgrade, migrate
 from bastion.store.models import Base
@@ -18,6 +20,8 @@ TABLES = {
     "api_keys",
     "files",
     "chats",
+    "chat_tags",
+    "folders",
     "model_access",
     "group_members",
     "signin_failures",
@@ -57,3 +61,30 @@ def test_upgrade_is_idempotent_and_downgrade_reverses_it(database_url: str) -> N
     assert _schema(database_url)[0] == {"alembic_version"}
     migrate(database_url)
     assert _schema(database_url)[0] == TABLES
+
+
+def test_chats_stored_before_search_are_found_by_their_text(database_url: str) -> None:
+    migrate(database_url, "0003")
+    engine = create_engine(_driver_url(database_url, asynchronous=False))
+    chat = {"history": {"messages": {"m": {"role": "user", "content": "Ein GRÜNER Apfel"}}}}
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, password_hash, is_active,"
+                    " token_version) VALUES ('u', 'u@example.com', 'U', 'user', 'x', true, 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO chats (id, user_id, title, chat, created_at, updated_at)"
+                    " VALUES ('c', 'u', 'Obst', :chat, :now, :now)"
+                ),
+                {"chat": json.dumps(chat), "now": datetime.now(UTC)},
+            )
+        migrate(database_url)
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT search_text FROM chats")).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored == "obst\nein grüner apfel"

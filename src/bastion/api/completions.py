@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bastion.api.deps import CostlyLimit, ServicesDep, json_object
+from bastion.chats.recorder import recording
 from bastion.gateway.upstreams import InvalidCompletionRequest
 
 router = APIRouter(tags=["completions"])
@@ -23,4 +24,7 @@ async def chat_completions(
     if not isinstance(body.get("messages"), list):
         raise InvalidCompletionRequest("The body needs a list of messages.")
     entry = await services.gateway.resolve(principal, body.get("model"), request.scope)
-    return services.gateway.chat_completion(entry, body)
+    around = None
+    if "chat_id" in body:  # a call about no chat does no extra work
+        around = await recording(services.chats, principal.user.id, body, entry.id)
+    return services.gateway.chat_completion(entry, body, around)

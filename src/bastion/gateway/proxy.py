@@ -17,7 +17,7 @@ from bastion.config import Settings
 from bastion.gateway.access import ModelAccessControl
 from bastion.gateway.catalog import ModelCatalog, ModelEntry
 from bastion.gateway.ollama import ndjson, openai_chunks, sse, to_ollama_chat, to_openai_completion
-from bastion.gateway.streaming import Reply, UpstreamResponse
+from bastion.gateway.streaming import Exchange, Reply, UpstreamResponse
 from bastion.gateway.upstreams import (
     GatewayError,
     ModelNotFound,
@@ -95,10 +95,19 @@ class Gateway:
             raise ModelNotFound
         return entry
 
-    def chat_completion(self, entry: ModelEntry, body: dict[str, Any]) -> UpstreamResponse:
-        if entry.upstream.kind == "openai":
-            return UpstreamResponse(lambda: self._openai_chat(entry, body))
-        return UpstreamResponse(lambda: self._ollama_chat(entry, body))
+    def chat_completion(
+        self,
+        entry: ModelEntry,
+        body: dict[str, Any],
+        around: Callable[[Exchange], Exchange] | None = None,
+    ) -> UpstreamResponse:
+        """The model's answer; ``around`` wraps the exchange (to store it in a chat)."""
+        chat = self._openai_chat if entry.upstream.kind == "openai" else self._ollama_chat
+
+        def exchange() -> AbstractAsyncContextManager[Reply]:
+            return chat(entry, body)
+
+        return UpstreamResponse(exchange if around is None else around(exchange))
 
     def _open(
         self, upstream: Upstream, method: str, path: str, **kwargs: Any

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -95,6 +106,44 @@ class Chat(Base):
     share_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The title and every message's text, case-folded: what a search looks in.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An archived chat leaves the list, the search and the pinned chats.
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The owner's folder; kept right by ``store/folders.py``, which moves or deletes a
+    # folder's chats in the transaction that deletes it.
+    folder_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class Folder(Base):
+    """A user's folder of chats (open-webui's); folders nest through ``parent_id``."""
+
+    __tablename__ = "folders"
+    __table_args__ = (Index("ix_folders_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    is_expanded: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChatTag(Base):
+    """One tag on one chat. A user's tags are the ones on their chats: none is left over."""
+
+    __tablename__ = "chat_tags"
+    __table_args__ = (Index("ix_chat_tags_user_id_tag_id", "user_id", "tag_id"),)
+
+    chat_id: Mapped[str] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ModelAccess(Base):

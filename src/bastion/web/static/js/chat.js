@@ -18,6 +18,7 @@ const els = {
   history: $("history"),
   historyStatus: $("history-status"),
   search: $("history-search"),
+  archived: $("history-archived"),
   share: $("share"),
   sharePanel: $("share-panel"),
   shareLink: $("share-link"),
@@ -32,6 +33,8 @@ const state = {
   files: [],
   shareId: null,
   chats: [],
+  archived: false, // the sidebar lists the archived chats instead of the others
+  historyRequest: 0,
   controller: null,
 };
 
@@ -125,8 +128,36 @@ function historyItem(chat) {
   remove.textContent = "Delete";
   remove.setAttribute("aria-label", `Delete ${chat.title}`);
   remove.addEventListener("click", () => confirmDelete(remove, chat));
-  item.append(link, rename, remove);
+  const pin = flagButton(chat, "pin", chat.pinned ? "Unpin" : "Pin");
+  const archive = flagButton(chat, "archive", chat.archived ? "Unarchive" : "Archive");
+  if (chat.pinned) {
+    item.classList.add("pinned");
+    const mark = document.createElement("span");
+    mark.className = "pin-mark";
+    mark.textContent = "Pinned";
+    item.append(mark);
+  }
+  item.prepend(link);
+  item.append(pin, archive, rename, remove);
   return item;
+}
+
+// Pin and archive are open-webui's toggles: the same call turns the flag back.
+function flagButton(chat, action, label) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "icon-button";
+  button.textContent = label;
+  button.setAttribute("aria-label", `${label} ${chat.title}`);
+  button.addEventListener("click", async () => {
+    try {
+      await api.post(`/api/v1/chats/${encodeURIComponent(chat.id)}/${action}`, {});
+      await loadHistory();
+    } catch (failure) {
+      setError(failure);
+    }
+  });
+  return button;
 }
 
 function startRename(item, chat) {
@@ -179,22 +210,50 @@ function confirmDelete(button, chat) {
 }
 
 function renderHistory() {
-  const needle = els.search.value.trim().toLowerCase();
-  const shown = state.chats.filter((chat) => (chat.title || "").toLowerCase().includes(needle));
+  // Pinned chats first, each group newest first as the API answered.
+  const shown = [...state.chats].sort((a, b) => Number(b.pinned) - Number(a.pinned));
   els.history.replaceChildren(...shown.map(historyItem));
   els.historyStatus.hidden = shown.length > 0;
-  els.historyStatus.textContent = state.chats.length ? "No chat matches." : "No chats yet.";
+  if (els.search.value.trim()) els.historyStatus.textContent = "No chat matches.";
+  else if (state.archived) els.historyStatus.textContent = "No archived chats.";
+  else els.historyStatus.textContent = "No chats yet.";
+}
+
+function historyPath() {
+  const text = els.search.value.trim();
+  if (state.archived) return "/api/v1/chats/archived?limit=500";
+  if (text) return `/api/v1/chats/search?limit=500&text=${encodeURIComponent(text)}`;
+  return "/api/v1/chats/?limit=500";
 }
 
 async function loadHistory() {
+  // Only the answer to the latest request is shown: typing fast sends several.
+  const request = ++state.historyRequest;
   try {
-    const answer = await api.get("/api/v1/chats/?limit=500");
+    const answer = await api.get(historyPath());
+    if (request !== state.historyRequest) return;
     state.chats = answer.chats;
     renderHistory();
   } catch (failure) {
+    if (request !== state.historyRequest) return;
     els.historyStatus.hidden = false;
     els.historyStatus.textContent = failure.message;
   }
+}
+
+let searchTimer = null;
+function searchSoon() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(loadHistory, 250);
+}
+
+function toggleArchived() {
+  state.archived = !state.archived;
+  els.archived.setAttribute("aria-pressed", String(state.archived));
+  els.archived.textContent = state.archived ? "All chats" : "Archived chats";
+  els.search.disabled = state.archived;
+  els.history.setAttribute("aria-label", state.archived ? "Archived chats" : "Chats");
+  loadHistory();
 }
 
 // --- models and the chat itself --------------------------------------------------
@@ -270,6 +329,7 @@ async function answer() {
   localStorage.setItem("bastion.model", model);
   const reply = { id: newId(), role: "assistant", content: "", model };
   const history = state.messages.map(({ role, content }) => ({ role, content }));
+  const prompt = state.messages.findLast((m) => m.role === "user");
   state.messages.push(reply);
   renderMessages();
   const article = els.messages.lastElementChild;
@@ -281,7 +341,15 @@ async function answer() {
     const response = await request(
       "POST",
       "/api/chat/completions",
-      { model, messages: history, stream: true, chat_id: state.id, id: reply.id },
+      {
+        model,
+        messages: history,
+        stream: true,
+        // open-webui's ids: the answer is stored in the chat under the prompt it answers.
+        chat_id: state.id,
+        id: reply.id,
+        parent_id: prompt?.id,
+      },
       { raw: true, signal: state.controller.signal },
     );
     await readStream(response, (text) => {
@@ -392,7 +460,8 @@ document.addEventListener("keydown", (event) => {
 });
 els.stop.addEventListener("click", stop);
 els.regenerate.addEventListener("click", regenerate);
-els.search.addEventListener("input", renderHistory);
+els.search.addEventListener("input", searchSoon);
+els.archived.addEventListener("click", toggleArchived);
 els.share.addEventListener("click", share);
 $("share-revoke").addEventListener("click", revokeShare);
 $("share-copy").addEventListener("click", async () => {
