@@ -12,7 +12,7 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 MODES = ("normal", "slow", "hanging", "dripping", "garbage", "oversized")
 # Streams for the browser tests (OpenAI kind, ``paced=True``): words a pause apart, a few
-# or without end.
-PACED_MODES = ("paced", "endless")
+# or without end, or the person's last message given back in a few pieces a pause apart.
+PACED_MODES = ("paced", "endless", "echo")
+ECHO_PIECES = 4
 PACE_S = 0.15
 WORDS = ("Hel", "lo", "!")
 SLOW_S = 0.2
@@ -148,7 +149,15 @@ class FakeUpstream:
                 await asyncio.sleep(DRIP_S)
         if self.paced and mode in PACED_MODES and streaming and self.kind == "openai":
             await reply.start(200, media)
-            words = iter(WORDS) if mode == "paced" else (f"word{n} " for n in range(10**9))
+            words: Iterable[str]
+            if mode == "echo":
+                said = _last_user_text(body)
+                size = -(-len(said) // ECHO_PIECES) or 1
+                words = [said[at : at + size] for at in range(0, len(said), size)]
+            elif mode == "paced":
+                words = WORDS
+            else:
+                words = (f"word{n} " for n in range(10**9))
             await reply.chunk(_openai_chunk(model, {"role": "assistant", "content": ""}, None))
             for word in words:
                 await reply.chunk(_openai_chunk(model, {"content": word}, None))
@@ -160,6 +169,11 @@ class FakeUpstream:
             await reply.raw(200, media, stream(model, text))
         else:
             await reply.json(200, whole(model, text))
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    said = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
+    return said[-1] if said and isinstance(said[-1], str) else ""
 
 
 def _split(text: str) -> list[str]:

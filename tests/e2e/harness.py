@@ -9,8 +9,10 @@ Screenshots go under the run's temporary directory (``screenshot``).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from bastion.config import load_settings
 from bastion.services import Services
 from tests.fake_upstreams import FakeUpstream, serve
 from tests.support import PASSWORD, CountingHasher
+from tests.web_servers import Handler, WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,7 +44,9 @@ WIDTHS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 # Models the browser tests use: answers in words a pause apart, a few or without end.
 PACED = "gpt-paced"
 ENDLESS = "gpt-endless"
-CHAT_MODELS = ("gpt-normal", PACED, ENDLESS)
+# Answers with the person's own last message: a chosen text as model output.
+ECHO = "gpt-echo"
+CHAT_MODELS = ("gpt-normal", PACED, ENDLESS, ECHO)
 
 # Reported by the page itself into the test (init scripts run before the page's own).
 _WATCH = """
@@ -206,6 +211,29 @@ def new_context(
     assert problems.violations == [], "CSP violations"
     assert problems.console_errors == [], "console errors"
     assert problems.dialogs == [], "dialogs opened"
+
+
+@pytest.fixture
+def local_server() -> Iterator[Callable[[Handler], WebServer]]:
+    """``local_server(handler)``: a plain HTTP server on another port of 127.0.0.1 (a canary
+    that records every hit, or a page of another origin), on an event loop of its own
+    thread; stopped after the test."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    started: list[WebServer] = []
+
+    def start(handler: Handler) -> WebServer:
+        server = asyncio.run_coroutine_threadsafe(WebServer(handler).start(), loop).result(10)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
 
 
 @pytest.fixture

@@ -1,10 +1,16 @@
 // Model output is untrusted: Markdown becomes HTML through marked, then DOMPurify keeps
-// only inert markup. Images load nothing (a tracking pixel or a request to another site
-// would otherwise leak that the answer was read): only data: images stay.
+// only inert markup. Raw HTML in the answer is shown as the text it is: parsed as markup,
+// even in DOMPurify's inert document, its event-handler attributes raise CSP violations
+// (Chromium checks them while parsing), so an answer could fill the CSP reports at will.
+// Images load nothing (a tracking pixel or a request to another site would otherwise
+// leak that the answer was read): only data: images stay.
 import DOMPurify from "../vendor/dompurify/purify.es.js";
 import { marked } from "../vendor/marked/marked.esm.js";
 
-marked.use({ gfm: true, breaks: true });
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeHtml = (text) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]);
+
+marked.use({ gfm: true, breaks: true, renderer: { html: ({ text }) => escapeHtml(text) } });
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "IMG") {
