@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from throughput import ROOT, BenchError, _wait_until_answering, free_port
+from throughput import ROOT, BenchError, bastion_environment, free_port, running
 
 BENCH_DIR = Path(__file__).resolve().parent
 LITELLM_VENV = ROOT / ".venv-litellm"
@@ -27,24 +27,18 @@ UPSTREAM_KEY = "sk-bench-upstream-key"
 PASSWORD = "a-long-bench-passphrase-1"
 
 
-@contextmanager
-def _process(command: list[str], env: dict[str, str], port: int) -> Iterator[tuple[str, int]]:
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_until_answering(process, base, log)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+def gateway_environment(data_dir: Path, upstream: str) -> dict[str, str]:
+    """Bastion on its embedded default in front of ``upstream``, API keys on; the limits
+    are checked on every request but out of the load's reach (a 429 ends a run)."""
+    return bastion_environment(data_dir) | {
+        "OPENAI_API_BASE_URLS": f"{upstream}/v1",
+        "OPENAI_API_KEYS": UPSTREAM_KEY,
+        "DEFAULT_USER_ROLE": "user",
+        "MODEL_LIST_CACHE_TTL": "1h",
+        "ENABLE_API_KEYS": "true",
+        "COSTLY_RATE_LIMIT": "1000000000/1m",
+        "API_RATE_LIMIT_KEY": "1000000000/1m",
+    }
 
 
 @contextmanager
@@ -56,7 +50,7 @@ def serve(target: str, env: dict[str, str], *options: str) -> Iterator[tuple[str
         "--workers", "1", "--no-access-log", "--log-level", "warning", "--app-dir",
         str(BENCH_DIR), *options,
     ]  # fmt: skip
-    with _process(command, env, port) as served:
+    with running(command, env, port) as served:
         yield served
 
 
@@ -102,7 +96,7 @@ def litellm(upstream: str, models: tuple[str, ...]) -> Iterator[tuple[str, int]]
             str(LITELLM_VENV / "bin" / "litellm"), "--config", config.name, "--host",
             "127.0.0.1", "--port", str(port), "--num_workers", "1",
         ]  # fmt: skip
-        with _process(command, env, port) as served:
+        with running(command, env, port) as served:
             yield served
 
 

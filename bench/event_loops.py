@@ -20,9 +20,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from _gateway_servers import UPSTREAM_KEY, bastion_callers, serve
+from _gateway_servers import bastion_callers, gateway_environment, serve
 from gateway import BODY, MODELS, cpu_ms
-from throughput import PATH, bastion_environment, check_answers_200, run_wrk
+from throughput import PATH, check_answers_200, run_wrk
 
 ROUNDS = 3
 SERVINGS = {
@@ -48,15 +48,7 @@ def main() -> dict[str, float]:
     ):
         servers = {}
         for serving, options in SERVINGS.items():
-            env = bastion_environment(Path(data_dir) / serving) | {
-                "OPENAI_API_BASE_URLS": f"{up}/v1",
-                "OPENAI_API_KEYS": UPSTREAM_KEY,
-                "DEFAULT_USER_ROLE": "user",
-                "MODEL_LIST_CACHE_TTL": "1h",
-                "ENABLE_API_KEYS": "true",
-                "COSTLY_RATE_LIMIT": "1000000000/1m",
-                "API_RATE_LIMIT_KEY": "1000000000/1m",
-            }
+            env = gateway_environment(Path(data_dir) / serving, up)
             servers[serving] = (
                 serve("bastion.app:app_from_env", env, "--factory", *options),
                 serve("bare_app:app", dict(os.environ), *options),

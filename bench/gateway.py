@@ -31,13 +31,13 @@ from pathlib import Path
 import httpx
 from _gateway_servers import (
     LITELLM_MASTER_KEY,
-    UPSTREAM_KEY,
     bastion_callers,
+    gateway_environment,
     litellm,
     litellm_unavailable,
     serve,
 )
-from throughput import BenchError, bastion_environment, run_wrk
+from throughput import BenchError, run_wrk
 
 MODEL = "gpt-normal"
 DRIPPING = "gpt-dripping"  # a stream that stays open, a chunk every 20 ms
@@ -223,16 +223,7 @@ def main() -> dict[str, float]:
         tempfile.TemporaryDirectory(prefix="bastion-bench-") as data_dir,
         serve("tests.fake_upstreams:openai_app", dict(os.environ), "--factory") as (up, up_pid),
     ):
-        env = bastion_environment(Path(data_dir)) | {
-            "OPENAI_API_BASE_URLS": f"{up}/v1",
-            "OPENAI_API_KEYS": UPSTREAM_KEY,
-            "DEFAULT_USER_ROLE": "user",
-            "MODEL_LIST_CACHE_TTL": "1h",
-            "ENABLE_API_KEYS": "true",
-            # Checked on every request, but out of the load's reach: a 429 ends the run.
-            "COSTLY_RATE_LIMIT": "1000000000/1m",
-            "API_RATE_LIMIT_KEY": "1000000000/1m",
-        }
+        env = gateway_environment(Path(data_dir), up)
         passthrough_env = {**os.environ, "PASSTHROUGH_UPSTREAM": f"{up}/v1"}
         with (
             serve("bastion.app:app_from_env", env, "--factory") as (bastion, pid),

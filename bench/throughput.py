@@ -153,6 +153,14 @@ def uvicorn_server(
         command.append("--factory")
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
+    with running(command, env, port) as (base, _):
+        yield base
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str] | None, port: int) -> Iterator[tuple[str, int]]:
+    """Start ``command`` (a server on ``port``); yield its base URL and process id once it
+    answers, and stop it afterwards."""
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
             command,
@@ -165,7 +173,7 @@ def uvicorn_server(
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_until_answering(process, base, log)
-            yield base
+            yield base, process.pid
         finally:
             process.terminate()
             try:
