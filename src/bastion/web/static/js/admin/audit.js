@@ -57,10 +57,16 @@ function row(entry) {
   );
 }
 
+// Only the latest load may fill the table: an earlier, slower answer (the first page
+// while the filter's is on its way) must not replace the one the person asked for.
+let latest = 0;
+
 async function load() {
+  const mine = ++latest;
   setStatus(status, "Loading entries…");
   try {
     const answer = await api.get(`/api/v1/audit/events?${query()}`);
+    if (mine !== latest) return;
     error.hidden = true;
     body.replaceChildren(...answer.events.map(row));
     table.hidden = answer.events.length === 0;
@@ -69,6 +75,7 @@ async function load() {
     next.hidden = !nextCursor;
     first.hidden = !cursor;
   } catch (failure) {
+    if (mine !== latest) return;
     setStatus(status, "");
     table.hidden = true;
     showError(error, failure);
