@@ -271,8 +271,10 @@ def _accounts_exist(settings: Settings) -> bool | None:
     """Whether the database holds an account; ``None`` when no check needs to know."""
     if settings.auth.admin_password is None:
         return None
-    scheme, _, path = settings.server.database_url.partition(":///")
-    if scheme.startswith("sqlite") and not Path(path).exists():
+    from bastion.store.db import sqlite_file
+
+    database = sqlite_file(settings.server.database_url)
+    if database is not None and not database.exists():
         return False  # nothing to read, and nothing to create
     return asyncio.run(_count_accounts(settings.server.database_url))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bastion.checks.registry import Message, Target, error, register, warning
+from bastion.store.db import sqlite_file
 
 
 def _is_loopback(host: str) -> bool:
@@ -23,13 +24,6 @@ def _is_loopback(host: str) -> bool:
 
 def _readable_by_others(path: Path) -> bool:
     return path.exists() and bool(stat.S_IMODE(path.stat().st_mode) & 0o077)
-
-
-def _sqlite_file(database_url: str) -> Path | None:
-    if not database_url.startswith("sqlite"):
-        return None
-    _, _, path = database_url.partition(":///")
-    return Path(path) if path and path != ":memory:" else None
 
 
 @register()
@@ -76,7 +70,7 @@ def check_workers_share_state(target: Target) -> Iterator[Message]:
             f"lockouts on its own, so a limit of N lets up to {workers}*N through",
             "set REDIS_URL, or WORKERS=1",
         )
-    if workers > 1 and _sqlite_file(settings.server.database_url) is not None:
+    if workers > 1 and sqlite_file(settings.server.database_url) is not None:
         yield warning(
             62,
             f"WORKERS={workers} on SQLite: writers queue for one file lock",
@@ -114,7 +108,7 @@ def check_redis_credentials(target: Target) -> Iterator[Message]:
 @register()
 def check_data_permissions(target: Target) -> Iterator[Message]:
     server = target.settings.server
-    database = _sqlite_file(server.database_url)
+    database = sqlite_file(server.database_url)
     if database is not None and _readable_by_others(database):
         yield warning(
             64,

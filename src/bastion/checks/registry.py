@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import Any
 
 import anyio
 
 from bastion.config import Settings
+from bastion.http.header_values import DEFAULT_CSP, build_security_headers
 
 
 class Level(IntEnum):
@@ -48,12 +50,27 @@ def error(number: int, problem: str, hint: str) -> Message:
     return Message(f"bastion.E{number:03d}", Level.ERROR, problem, hint)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Target:
     """What the checks look at: the settings, and what only the database knows."""
 
     settings: Settings
     accounts_exist: bool | None = None  # None: not known, the checks that need it pass
+
+    @cached_property
+    def headers_sent(self) -> dict[str, str]:
+        """The security headers the configuration sends, by lower-case name (built once
+        for every check that reads them)."""
+        headers, _ = build_security_headers(self.settings)
+        sent = {
+            name.decode(): value.decode()
+            for name, value in (*headers.enforced, *headers.overridable)
+        }
+        if headers.hsts is not None:
+            sent["strict-transport-security"] = headers.hsts.decode()
+        if headers.nonce_csp is not None:
+            sent["content-security-policy"] = DEFAULT_CSP
+        return sent
 
 
 Check = Callable[[Target], Iterable[Message]]

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from bastion.checks.registry import Message, Target, error, register, warning
 from bastion.config import CookieSecure
-from bastion.http.header_values import DEFAULT_CSP, build_security_headers
 
 MAX_TOKEN_LIFETIME = timedelta(days=30)
 MIN_HSTS_SECONDS = 15_552_000  # six months: the floor of the HSTS preload list
@@ -19,19 +18,6 @@ _COOKIES = (
     ("WEBUI_SESSION_COOKIE", "session_cookie_secure", "session_cookie_same_site"),
     ("WEBUI_AUTH_COOKIE", "auth_cookie_secure", "auth_cookie_same_site"),
 )
-
-
-def headers_sent(target: Target) -> dict[str, str]:
-    """The security headers the running configuration sends, by lower-case name."""
-    headers, _ = build_security_headers(target.settings)
-    sent = {
-        name.decode(): value.decode() for name, value in (*headers.enforced, *headers.overridable)
-    }
-    if headers.hsts is not None:
-        sent["strict-transport-security"] = headers.hsts.decode()
-    if headers.nonce_csp is not None:
-        sent["content-security-policy"] = DEFAULT_CSP
-    return sent
 
 
 @register()
@@ -108,7 +94,7 @@ def check_cookies_same_site(target: Target) -> Iterator[Message]:
 
 @register(deploy=True)
 def check_hsts(target: Target) -> Iterator[Message]:
-    hsts = headers_sent(target).get("strict-transport-security")
+    hsts = target.headers_sent.get("strict-transport-security")
     if hsts is None:
         yield warning(
             20,
@@ -127,7 +113,7 @@ def check_hsts(target: Target) -> Iterator[Message]:
 
 @register()
 def check_csp(target: Target) -> Iterator[Message]:
-    policy = headers_sent(target).get("content-security-policy")
+    policy = target.headers_sent.get("content-security-policy")
     if policy is None:
         yield warning(
             22,
@@ -153,7 +139,7 @@ def check_csp(target: Target) -> Iterator[Message]:
 
 @register()
 def check_x_frame_options(target: Target) -> Iterator[Message]:
-    if "x-frame-options" not in headers_sent(target):
+    if "x-frame-options" not in target.headers_sent:
         yield warning(
             25,
             "XFRAME_OPTIONS is off: browsers without frame-ancestors let any site frame "

@@ -94,12 +94,20 @@ def _create_private(path: Path) -> None:
         pass
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    config = alembic_config(url)
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; ``None`` for another database or one in memory."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        _create_private(Path(parsed.database))
-        lock_path = Path(f"{parsed.database}.migrate.lock")
+        return Path(parsed.database)
+    return None
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    config = alembic_config(url)
+    database = sqlite_file(url)
+    if database is not None:
+        _create_private(database)
+        lock_path = Path(f"{database}.migrate.lock")
         with lock_path.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             command.upgrade(config, revision)
