@@ -138,7 +138,11 @@ function historyItem(chat) {
     item.append(mark);
   }
   item.prepend(link);
-  item.append(pin, archive, rename, remove);
+  // A row of their own under the title: beside it, four buttons left it one letter.
+  const actions = document.createElement("span");
+  actions.className = "history-actions";
+  actions.append(pin, archive, rename, remove);
+  item.append(actions);
   return item;
 }
 
