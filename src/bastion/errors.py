@@ -1,10 +1,14 @@
 """One root exception for everything Bastion refuses, each with a stable code.
 
 A client sees ``{"detail": "...", "code": "..."}`` and never a traceback; the code is
-what programs match on, the detail is for people.
+what programs match on, the detail is for people. ``render`` writes that body, the one
+way every layer does (the app's handlers, the raw-ASGI middleware, the gateway's relay).
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 
 class BastionError(Exception):
@@ -30,6 +34,16 @@ class BastionError(Exception):
             self.status_code = status_code
         self.headers = headers
         super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        """What the client reads; subclasses add fields, never remove these two."""
+        return {"detail": self.detail, "code": self.code}
+
+
+def render(error: BastionError) -> bytes:
+    """``error``'s JSON body: compact UTF-8, byte for byte what Starlette's JSONResponse
+    writes, so a client sees one encoding whichever layer refused."""
+    return json.dumps(error.body(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class NotAuthenticated(BastionError):
@@ -73,3 +87,11 @@ class UnsupportedMediaType(BastionError):
     status_code = 415
     code = "unsupported_media_type"
     detail = "Send the body as application/json."
+
+
+class InternalError(BastionError):
+    """What a client sees of a bug: nothing of it. The traceback goes to the log."""
+
+    status_code = 500
+    code = "internal_error"
+    detail = "Internal server error."

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from bastion.api.deps import ServicesDep
+from bastion.errors import BastionError
 
 router = APIRouter(tags=["health"])
 
@@ -15,16 +17,18 @@ async def health() -> dict[str, bool]:
     return {"status": True}
 
 
+class NotReady(BastionError):
+    status_code = 503
+    code = "not_ready"
+    detail = "The database is unreachable."
+
+    def body(self) -> dict[str, Any]:
+        # A load balancer's probe reads status; people read detail.
+        return {"status": False, "database": "unreachable", **super().body()}
+
+
 @router.get("/ready")
-async def ready(services: ServicesDep) -> JSONResponse:
+async def ready(services: ServicesDep) -> dict[str, Any]:
     if await services.db.ping():
-        return JSONResponse({"status": True, "database": "ok"})
-    return JSONResponse(
-        {
-            "status": False,
-            "database": "unreachable",
-            "code": "not_ready",
-            "detail": "The database is unreachable.",
-        },
-        status_code=503,
-    )
+        return {"status": True, "database": "ok"}
+    raise NotReady

@@ -9,7 +9,6 @@ first byte too. Chunks are sent as they arrive, never collected.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from bastion.errors import render
 from bastion.gateway.upstreams import UpstreamFailure
 
 SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
@@ -72,7 +72,7 @@ class UpstreamResponse(Response):
             if started:  # too late for a status: the stream just ends
                 await send({"type": "http.response.body", "body": b""})
                 return
-            body = json.dumps(failure.body()).encode()
+            body = render(failure)
             await send(
                 {
                     "type": "http.response.start",

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from starlette.types import Receive, Scope, Send
 
+from bastion.errors import NotFound, render
+
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "/static/"
 CACHE_FOREVER = b"public, max-age=31536000, immutable"
@@ -73,7 +75,7 @@ class StaticAssets:
             # Only names read at start: no path from the request ever reaches the disk.
             asset = self.assets.get(path[len(self._prefix) :])
         if asset is None:
-            body = b'{"detail":"Not Found","code":"not_found"}'
+            body = render(NotFound())
             headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
             await _answer(send, 404, headers, body, scope["method"])
             return
