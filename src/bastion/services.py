@@ -19,6 +19,7 @@ from bastion.auth.authenticate import Authenticator
 from bastion.auth.lockout import Lockouts
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.revocation import Revocations
+from bastion.auth.signin import SignIn
 from bastion.auth.tokens import TokenService
 from bastion.config import Settings
 from bastion.files.service import Files
@@ -53,6 +54,7 @@ class Services:
     webhook: WebhookSink | None
     limiter: Limiter
     lockouts: Lockouts
+    signin: SignIn
     shared: SharedRedis | None  # None without REDIS_URL: every shared fact is local
     gateway: Gateway
     chats: Chats
@@ -133,6 +135,17 @@ class Services:
             clock=clock,
         )
         api_keys = ApiKeys(db, clock=clock)
+        hasher = hasher or PasswordHasher()
+        lockouts = Lockouts(
+            db,
+            free_failures=settings.ratelimit.signin_delay_after_failures,
+            base_delay=settings.ratelimit.signin_delay_base,
+            max_delay=settings.ratelimit.signin_delay_max,
+            max_per_ip=settings.ratelimit.signin_max_failures_account_ip,
+            threshold=settings.ratelimit.signin_lockout_threshold,
+            storage=storage,
+            clock=clock,
+        )
         authenticator = Authenticator(
             tokens=tokens,
             revocations=revocations,
@@ -157,7 +170,7 @@ class Services:
             tokens=tokens,
             api_keys=api_keys,
             authenticator=authenticator,
-            hasher=hasher or PasswordHasher(),
+            hasher=hasher,
             password_policy=PasswordPolicy(
                 min_length=settings.auth.password_min_length,
                 pattern=settings.auth.password_validation_regex,
@@ -167,15 +180,14 @@ class Services:
             audit=audit,
             webhook=webhook,
             limiter=limiter,
-            lockouts=Lockouts(
-                db,
-                free_failures=settings.ratelimit.signin_delay_after_failures,
-                base_delay=settings.ratelimit.signin_delay_base,
-                max_delay=settings.ratelimit.signin_delay_max,
-                max_per_ip=settings.ratelimit.signin_max_failures_account_ip,
-                threshold=settings.ratelimit.signin_lockout_threshold,
-                storage=storage,
-                clock=clock,
+            lockouts=lockouts,
+            signin=SignIn(
+                users=users,
+                hasher=hasher,
+                lockouts=lockouts,
+                limiter=limiter,
+                limits=settings.ratelimit,
+                events=events,
             ),
             shared=shared,
             gateway=build_gateway(settings, db, events, clock=clock),

@@ -78,11 +78,6 @@ class SignupDisabled(Forbidden):
     detail = "Sign-up is disabled on this server."
 
 
-class AccountDisabled(Forbidden):
-    code = "account_disabled"
-    detail = "This account is disabled."
-
-
 class ApiKeyNeedsSession(Forbidden):
     code = "api_key_cannot_manage_keys"
     detail = "API keys are managed from a signed-in session, not with an API key."
@@ -181,93 +176,11 @@ async def signup(
 async def signin(
     form: SigninForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
-    settings = services.settings
-    email = _normalise_email(form.email)
-    ip = client_ip(request)
-    # Before anything is hashed: a flood costs the server nothing but a counter.
-    await hit_limit(
-        services,
-        request,
-        response,
-        "signin",
-        [
-            (settings.ratelimit.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
-            (settings.ratelimit.signin_rate_limit_ip, f"signin:ip:{ip}"),
-            (settings.ratelimit.signin_rate_limit_account, f"signin:account:{email}"),
-        ],
-        email=email,
+    signed_in = await services.signin.attempt(
+        _normalise_email(form.email), form.password, client_ip(request), request.scope
     )
-    user = await services.users.by_email(email)
-    # Still before hashing: the account's lockout, and this address's failures on the
-    # e-mail, counted the same whether or not the account exists.
-    await _check_lockout(services, request, email, ip, user)
-    if user is None:
-        # Same hashing work as a wrong password: timing must not reveal which accounts exist.
-        await services.hasher.dummy_verify_async(form.password)
-        await services.lockouts.failed(email, ip, None)
-        services.events.record(
-            "auth.signin",
-            outcome="failure",
-            scope=request.scope,
-            email=email,
-            reason="unknown_account",
-        )
-        raise InvalidCredentials
-    result = await services.hasher.verify_async(form.password, user.password_hash)
-    if not result.ok:
-        ip_failures, locked = await services.lockouts.failed(email, ip, user)
-        services.events.record(
-            "auth.signin",
-            outcome="failure",
-            scope=request.scope,
-            user_id=user.id,
-            email=email,
-            reason="wrong_password",
-            failures_from_ip=ip_failures,
-        )
-        if locked:
-            services.events.record(
-                "auth.lockout",
-                outcome="denied",
-                scope=request.scope,
-                user_id=user.id,
-                threshold=services.lockouts.threshold,
-            )
-        raise InvalidCredentials
-    await services.lockouts.succeeded(user, ip)
-    if not user.is_active:
-        services.events.record(
-            "auth.signin",
-            outcome="denied",
-            scope=request.scope,
-            user_id=user.id,
-            reason="account_disabled",
-        )
-        raise AccountDisabled
-    if result.needs_rehash:
-        # An imported bcrypt hash (or weaker argon2) is upgraded now that we know the password.
-        new_hash = await services.hasher.hash_async(form.password)
-        await services.users.set_password_hash(user.id, new_hash, revoke=False)
-    services.events.record("auth.signin", scope=request.scope, user_id=user.id, role=user.role)
-    return await _start_session(request, response, services, user)
-
-
-async def _check_lockout(
-    services: Services, request: Request, email: str, ip: str, user: UserRecord | None
-) -> None:
-    try:
-        await services.lockouts.check(email, ip, user)
-    except BastionError as refused:
-        services.events.record(
-            "ratelimit.hit",
-            outcome="denied",
-            scope=request.scope,
-            user_id=None if user is None else user.id,
-            email=email,
-            limit="signin_failures",
-            reason=refused.code,
-        )
-        raise
+    response.headers.update(signed_in.limits.headers())
+    return await _start_session(request, response, services, signed_in.user)
 
 
 @router.post("/signout")
