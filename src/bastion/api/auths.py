@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
 
 from bastion.api.deps import (
+    AdminUser,
     AnyRole,
     ServicesDep,
     VerifiedUser,
@@ -19,20 +20,19 @@ from bastion.api.deps import (
     current_principal,
     hit_limit,
 )
+from bastion.api.forms import Name, Password, ProfileImageUrl
 from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled, read_credential
+from bastion.auth.roles import Role
 from bastion.auth.tokens import IssuedToken
 from bastion.config import CookieSecure
 from bastion.errors import BastionError, Forbidden, InvalidCredentials
+from bastion.files.data_url import profile_image
 from bastion.http.csrf import CsrfTokens
 from bastion.jsondata import StoredText
 from bastion.services import Services
 from bastion.store.users import UserRecord
 
 router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
-
-Name = Annotated[StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-# Long enough for any passphrase, short enough that hashing it is no denial of service.
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class SignupForm(BaseModel):
@@ -53,9 +53,8 @@ class UpdatePasswordForm(BaseModel):
 
 class UpdateProfileForm(BaseModel):
     name: Name
-    # open-webui's clients always send it; Bastion keeps no pictures, so it is not stored
-    # (and never fetched: a URL chosen by a user is no request the server makes).
-    profile_image_url: Annotated[str, StringConstraints(max_length=2048)] = ""
+    # A data: URL of a raster image, checked by profile_image(); "" for none.
+    profile_image_url: ProfileImageUrl = ""
 
     @field_validator("name")
     @classmethod
@@ -63,6 +62,14 @@ class UpdateProfileForm(BaseModel):
         if not name.strip():
             raise ValueError("The name is empty.")
         return name.strip()
+
+
+class AddUserForm(BaseModel):
+    name: Name
+    email: EmailStr
+    password: Password
+    role: Role = "pending"
+    profile_image_url: ProfileImageUrl = ""
 
 
 class ApiKeyForm(BaseModel):
@@ -172,6 +179,32 @@ async def signup(
     return await _start_session(request, response, services, user)
 
 
+@router.post("/add")
+async def add_user(
+    form: AddUserForm, request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
+    """An account made by an administrator, under the same password policy as sign-up.
+
+    open-webui answers with a token of the new account; Bastion does not: a session is
+    for whoever knows the password, and that is not the administrator's to hold.
+    """
+    email = _normalise_email(form.email)
+    services.password_policy.check(form.password, context=(email, form.name))
+    picture = profile_image(form.profile_image_url)
+    user = await services.users.create(
+        email=email,
+        name=form.name,
+        password_hash=await services.hasher.hash_async(form.password),
+        role=form.role,
+        first_is_admin=False,
+        profile_image_url=picture,
+    )
+    services.events.record(
+        "user.created", scope=request.scope, actor=principal, target_user_id=user.id, role=user.role
+    )
+    return user.public()
+
+
 @router.post("/signin")
 async def signin(
     form: SigninForm, request: Request, response: Response, services: ServicesDep
@@ -249,9 +282,14 @@ async def update_password(
 async def update_profile(
     form: UpdateProfileForm, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
-    await services.users.set_name(principal.user.id, form.name)
+    picture = profile_image(form.profile_image_url)
+    await services.users.set_profile(principal.user.id, name=form.name, profile_image_url=picture)
     services.events.record(
-        "user.profile_change", scope=request.scope, actor=principal, name=form.name
+        "user.profile_change",
+        scope=request.scope,
+        actor=principal,
+        name=form.name,
+        picture=bool(picture),
     )
     updated = await services.users.get(principal.user.id)
     assert updated is not None
@@ -289,8 +327,8 @@ async def create_api_key(
         name=record.name,
         scopes=list(record.scopes),
     )
-    # The only time the key is ever shown.
-    return {**record.public(), "key": key}
+    # The only time the key is ever shown; "api_key" is where open-webui's clients read it.
+    return {**record.public(), "key": key, "api_key": key}
 
 
 @router.get("/api_key")

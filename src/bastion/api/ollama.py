@@ -40,6 +40,8 @@ async def ollama(
     path: str, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> Any:
     gateway = services.gateway
+    if (request.method, path) == ("GET", "api/version") and not gateway.has_ollama():
+        return {"version": False}  # open-webui's answer when Ollama is off
     query = request.url.query
     target = "/" + path + (f"?{query}" if query else "")
     if principal.user.role == "admin":

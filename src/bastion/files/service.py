@@ -19,6 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from bastion.errors import BastionError
 from bastion.files.sniff import sniff
 from bastion.files.storage import UnsafeName, UploadDir, UploadWriter, storage_name
+from bastion.jsondata import InvalidJSON, parse_json, stored_json_problem
 from bastion.store.db import Database
 from bastion.store.files import FileRecord, FileStore
 
@@ -26,11 +27,27 @@ if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 MAX_NAME_LENGTH = 255
+MAX_METADATA_BYTES = 8 * 1024
 
 
 class BadUpload(BastionError):
     code = "invalid_upload"
     detail = "Send one file as multipart/form-data in a field named 'file'."
+
+
+class InvalidMetadata(BadUpload):
+    code = "invalid_metadata"
+    detail = f"The metadata must be a JSON object of at most {MAX_METADATA_BYTES} bytes."
+
+
+def _metadata(raw: bytes) -> dict[str, Any]:
+    try:
+        value = parse_json(raw)
+    except InvalidJSON as invalid:
+        raise InvalidMetadata(f"The metadata is not valid JSON: {invalid.detail}") from None
+    if not isinstance(value, dict) or stored_json_problem(value) is not None:
+        raise InvalidMetadata
+    return value
 
 
 def clean_filename(raw: str) -> str:
@@ -104,7 +121,8 @@ class Files:
         parser = MultipartParser(boundary, parts.callbacks())
         writer: UploadWriter | None = None
         filename = claimed = ""
-        in_file = done = False
+        in_file = in_metadata = done = False
+        metadata: bytearray | None = None
         try:
             async for chunk in body:
                 parser.write(chunk)
@@ -112,6 +130,12 @@ class Files:
                     if event == "part":
                         disposition = parse_options_header(value.get(b"content-disposition"))[1]
                         in_file = disposition.get(b"name") == b"file" and b"filename" in disposition
+                        # open-webui's optional form field: JSON kept with the file.
+                        in_metadata = disposition.get(b"name") == b"metadata" and not in_file
+                        if in_metadata:
+                            if metadata is not None:
+                                raise InvalidMetadata("Send the metadata once.")
+                            metadata = bytearray()
                         if in_file and (writer is not None or done):
                             raise BadUpload("Send exactly one file.")
                         if in_file:
@@ -120,12 +144,21 @@ class Files:
                             writer = await self.uploads.new_writer()
                     elif event == "data" and in_file and writer is not None:
                         await writer.write(value)
+                    elif event == "data" and in_metadata and metadata is not None:
+                        metadata += value
+                        if len(metadata) > MAX_METADATA_BYTES:
+                            raise InvalidMetadata
                     elif event == "end" and in_file:
                         in_file, done = False, True
+                    elif event == "end":
+                        in_metadata = False
                 parts.events.clear()
             parser.finalize()
             if writer is None or not done:
                 raise BadUpload
+            if writer.size == 0:
+                raise BadUpload("The file is empty.", code="empty_file")
+            meta = None if metadata is None else _metadata(bytes(metadata))
             media_type = sniff(writer.head, claimed)
             await writer.finish()
             record = FileRecord(
@@ -136,6 +169,7 @@ class Files:
                 size=writer.size,
                 sha256=writer.sha256,
                 created_at=datetime.fromtimestamp(self._clock(), UTC),
+                meta=meta,
             )
             await self._store.add(record)
             return record

@@ -154,6 +154,9 @@ class Gateway:
 
     # --- the raw Ollama API ------------------------------------------------------------
 
+    def has_ollama(self) -> bool:
+        return any(upstream.kind == "ollama" for upstream in self.catalog.upstreams)
+
     def ollama_upstream(self) -> Upstream:
         """``/ollama/…`` reaches the first configured Ollama server."""
         for upstream in self.catalog.upstreams:

@@ -26,15 +26,23 @@ class FileRecord:
     size: int
     sha256: str
     created_at: datetime
+    meta: dict[str, Any] | None = None  # the uploader's metadata, a small JSON object
 
     def public(self) -> dict[str, Any]:
-        """The open-webui shape of a file."""
+        """The open-webui shape of a file (its ``meta.data`` is the uploader's metadata)."""
+        meta: dict[str, Any] = {
+            "name": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+        }
+        if self.meta is not None:
+            meta["data"] = self.meta
         return {
             "id": self.id,
             "user_id": self.user_id,
             "filename": self.filename,
             "hash": self.sha256,
-            "meta": {"name": self.filename, "content_type": self.content_type, "size": self.size},
+            "meta": meta,
             "created_at": int(self.created_at.timestamp()),
         }
 
@@ -48,6 +56,7 @@ def _record(row: StoredFile) -> FileRecord:
         size=row.size,
         sha256=row.sha256,
         created_at=row.created_at,
+        meta=row.meta,
     )
 
 

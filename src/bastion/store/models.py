@@ -38,6 +38,13 @@ class User(Base):
     # Consecutive failed sign-ins (any address); at the threshold the account is locked.
     failed_signins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A data: URL of a checked raster image, or "" (never a URL the browser would fetch).
+    profile_image_url: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The first account, if an admin: no other admin may demote, disable or delete it.
+    is_primary: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # What the UI keeps per account (open-webui's "settings" and "info"); size-capped.
+    settings: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    info: Mapped[dict[str, object] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -184,6 +191,8 @@ class StoredFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The uploader's own metadata (open-webui's form field), a small JSON object.
+    meta: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
 # --- end files --------------------------------------------------------------------------

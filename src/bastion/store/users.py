@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.auth.roles import Role
 from bastion.errors import Conflict
@@ -42,9 +43,17 @@ class UserRecord:
     created_at: datetime
     locked: bool = False  # too many failed sign-ins: refused until an admin unlocks it
     failed_signins: int = 0
+    profile_image_url: str = ""
+    is_primary: bool = False  # the first account: no other admin may demote or remove it
 
     def public(self) -> dict[str, str]:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "profile_image_url": self.profile_image_url,
+        }
 
 
 def _record(row: User) -> UserRecord:
@@ -59,12 +68,32 @@ def _record(row: User) -> UserRecord:
         created_at=row.created_at,
         locked=row.locked_at is not None,
         failed_signins=row.failed_signins,
+        profile_image_url=row.profile_image_url,
+        is_primary=row.is_primary,
     )
 
 
 class EmailTaken(Conflict):
     code = "email_taken"
     detail = "An account with this e-mail already exists."
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
+    detail = "This is the last active administrator: make another one first."
+
+
+# What the users list may be ordered by (open-webui's order_by), and never anything else.
+ORDERS = {
+    "created_at": User.created_at,
+    "updated_at": User.updated_at,
+    "name": User.name,
+    "email": User.email,
+    "role": User.role,
+}
+
+# A document per account that the UI keeps (open-webui's "settings" and "info").
+Document = Literal["settings", "info"]
 
 
 class Users:
@@ -112,40 +141,51 @@ class Users:
         async with self._db.session() as session:
             return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
 
-    async def list(self, *, skip: int = 0, limit: int = 50) -> tuple[Sequence[UserRecord], int]:
-        async with self._db.session() as session:
-            rows = (
-                await session.execute(
-                    select(User).order_by(User.created_at, User.id).offset(skip).limit(limit)
-                )
-            ).scalars()
-            records = [_record(row) for row in rows]
-            total = int(
-                (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    async def list(
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 50,
+        query: str | None = None,
+        order_by: str = "created_at",
+        descending: bool = False,
+    ) -> tuple[Sequence[UserRecord], int]:
+        """A page of accounts and how many match; ``query`` looks in names and e-mails."""
+        matching = select(User)
+        if query:
+            matching = matching.where(
+                User.name.icontains(query, autoescape=True)
+                | User.email.icontains(query, autoescape=True)
             )
+        column = ORDERS[order_by]
+        ordered = matching.order_by(column.desc() if descending else column, User.id)
+        async with self._db.session() as session:
+            rows = (await session.execute(ordered.offset(skip).limit(limit))).scalars()
+            records = [_record(row) for row in rows]
+            counted = select(func.count()).select_from(matching.subquery())
+            total = int((await session.execute(counted)).scalar_one())
         return records, total
 
     async def create(
-        self, *, email: str, name: str, password_hash: str, role: Role, first_is_admin: bool
+        self,
+        *,
+        email: str,
+        name: str,
+        password_hash: str,
+        role: Role,
+        first_is_admin: bool,
+        profile_image_url: str = "",
     ) -> UserRecord:
         """Insert an account; with ``first_is_admin`` the first account ever becomes admin.
 
-        The count and the insert happen in one transaction that holds a lock on
-        PostgreSQL (SQLite serialises writers already), so two simultaneous first
-        sign-ups cannot both become admin.
+        The count and the insert happen in one transaction that holds the table's write
+        lock, so two simultaneous first sign-ups cannot both become admin.
         """
         async with self._db.session() as session, session.begin():
-            if first_is_admin:
-                if self._db.is_postgresql:
-                    await session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
-                elif self._db.is_sqlite:
-                    # Take SQLite's write lock before counting.
-                    await session.execute(text("UPDATE users SET id = id WHERE 0"))
-                existing = (
-                    await session.execute(select(func.count()).select_from(User))
-                ).scalar_one()
-                if existing == 0:
-                    role = "admin"
+            await self._lock_table(session)
+            first = (await session.execute(select(User.id).limit(1))).first() is None
+            if first and first_is_admin:
+                role = "admin"
             row = User(
                 id=str(uuid.uuid4()),
                 email=email,
@@ -154,6 +194,9 @@ class Users:
                 password_hash=password_hash,
                 is_active=True,
                 token_version=0,
+                profile_image_url=profile_image_url,
+                # The primary admin is the account made first, if it is an admin.
+                is_primary=first and role == "admin",
             )
             session.add(row)
             try:
@@ -170,26 +213,79 @@ class Users:
             values["token_version"] = User.token_version + 1
         await self._update(user_id, values)
 
-    async def set_name(self, user_id: str, name: str) -> None:
-        await self._update(user_id, {"name": name})
+    async def set_profile(self, user_id: str, *, name: str, profile_image_url: str) -> None:
+        await self._update(user_id, {"name": name, "profile_image_url": profile_image_url})
 
     async def set_role(self, user_id: str, role: Role) -> None:
-        await self._update(user_id, {"role": role, "token_version": User.token_version + 1})
+        values: dict[str, object] = {"role": role, "token_version": User.token_version + 1}
+        await self._update(user_id, values, keeps_admin=role == "admin")
 
     async def set_active(self, user_id: str, active: bool) -> None:
-        await self._update(user_id, {"is_active": active, "token_version": User.token_version + 1})
+        values: dict[str, object] = {"is_active": active, "token_version": User.token_version + 1}
+        await self._update(user_id, values, keeps_admin=active)
+
+    async def update_account(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        email: str,
+        role: Role,
+        profile_image_url: str,
+        password_hash: str | None,
+    ) -> bool:
+        """An administrator's edit of an account, in one write.
+
+        A new password or another role ends every token the account holds (returns True
+        then). Raises ``EmailTaken`` and ``LastAdmin``.
+        """
+        current = await self._fetch(user_id)
+        if current is None:
+            return False
+        values: dict[str, object] = {
+            "name": name,
+            "email": email,
+            "role": role,
+            "profile_image_url": profile_image_url,
+        }
+        revoke = password_hash is not None or role != current.role
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if revoke:
+            values["token_version"] = User.token_version + 1
+        try:
+            await self._update(user_id, values, keeps_admin=role == "admin")
+        except IntegrityError:
+            raise EmailTaken from None
+        return revoke
+
+    async def document(self, user_id: str, which: Document) -> dict[str, object] | None:
+        column = User.settings if which == "settings" else User.info
+        async with self._db.session() as session:
+            value = (await session.execute(select(column).where(User.id == user_id))).scalar()
+        return value if isinstance(value, dict) else None
+
+    async def set_document(self, user_id: str, which: Document, value: dict[str, object]) -> None:
+        async with self._db.session() as session, session.begin():
+            await session.execute(update(User).where(User.id == user_id).values({which: value}))
 
     async def revoke_all_tokens(self, user_id: str) -> None:
         await self._update(user_id, {"token_version": User.token_version + 1})
 
     async def delete(self, user_id: str) -> bool:
         async with self._db.session() as session, session.begin():
+            await self._keep_an_admin(session, user_id)
             result = await session.execute(delete(User).where(User.id == user_id))
         await self._forget(user_id, GONE_VERSION)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def _update(self, user_id: str, values: dict[str, object]) -> None:
+    async def _update(
+        self, user_id: str, values: dict[str, object], *, keeps_admin: bool = True
+    ) -> None:
+        """Write ``values``; ``keeps_admin=False`` for a change that ends an admin's rights."""
         async with self._db.session() as session, session.begin():
+            if not keeps_admin:
+                await self._keep_an_admin(session, user_id)
             version = (
                 await session.execute(
                     update(User)
@@ -199,6 +295,31 @@ class Users:
                 )
             ).scalar_one_or_none()
         await self._forget(user_id, version)
+
+    async def _lock_table(self, session: AsyncSession) -> None:
+        """Serialise this transaction with every other writer of accounts."""
+        if self._db.is_postgresql:
+            await session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+        elif self._db.is_sqlite:
+            await session.execute(text("UPDATE users SET id = id WHERE 0"))  # the write lock
+
+    async def _keep_an_admin(self, session: AsyncSession, user_id: str) -> None:
+        """Refuse to take ``user_id``'s admin rights if no other active admin is left.
+
+        Counted under the table lock: two admins demoting each other at the same moment
+        cannot both succeed.
+        """
+        await self._lock_table(session)
+        target = await session.get(User, user_id)
+        if target is None or target.role != "admin" or not target.is_active:
+            return
+        others = await session.execute(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "admin", User.is_active.is_(True), User.id != user_id)
+        )
+        if others.scalar_one() == 0:
+            raise LastAdmin
 
     async def _forget(self, user_id: str, version: int | None) -> None:
         if self._cache is not None:

@@ -61,6 +61,7 @@ async def test_a_disabled_account_is_told_only_to_whoever_knows_its_password(
     start_bastion: StartBastion, sink: MemorySink
 ) -> None:
     bastion = await start_bastion(sinks=[sink])
+    await bastion.signup("admin@example.com")
     await bastion.signup("ada@example.com")
     user = await bastion.services.users.by_email("ada@example.com")
     assert user is not None

@@ -1,0 +1,16 @@
+"""The fields that more than one route's form holds, with the same limits everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from bastion.files.data_url import MAX_IMAGE_BYTES
+from bastion.jsondata import StoredText
+
+Name = Annotated[StoredText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Long enough for any passphrase, short enough that hashing it is no denial of service.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# A base64 data: URL of at most MAX_IMAGE_BYTES, checked by files.data_url.profile_image().
+ProfileImageUrl = Annotated[str, StringConstraints(max_length=MAX_IMAGE_BYTES * 4 // 3 + 64)]
