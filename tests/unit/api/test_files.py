@@ -435,3 +435,46 @@ async def test_deleting_an_account_deletes_its_files_from_disk(files_bastion: Ba
     )
     assert response.status_code == 200
     assert [p.name for p in upload_dir.iterdir()] == [storage_name(kept["id"])]
+
+
+async def test_an_empty_file_is_refused_and_leaves_nothing(files_bastion: Bastion) -> None:
+    owner = await files_bastion.signup("owner@example.com")
+    status, body = await _upload(files_bastion, owner["token"], b"")
+    assert (status, body["code"]) == (400, "empty_file")
+    assert list(files_bastion.settings.files.upload_dir.iterdir()) == []
+    assert await files_bastion.services.files.list(owner["id"]) == []
+
+
+async def test_upload_metadata_is_kept_as_open_webui_meta_data(files_bastion: Bastion) -> None:
+    owner = await files_bastion.signup("owner@example.com")
+    response = await files_bastion.client.post(
+        "/api/v1/files/",
+        files={"file": ("notes.txt", b"hello", "text/plain")},
+        data={"metadata": '{"collection": "docs", "page": 3}'},
+        headers=_auth(owner["token"]),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"]["data"] == {"collection": "docs", "page": 3}
+    again = await files_bastion.client.get(
+        f"/api/v1/files/{response.json()['id']}", headers=_auth(owner["token"])
+    )
+    assert again.json()["meta"]["data"] == {"collection": "docs", "page": 3}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ['{"open": ', "[1, 2]", '"text"', '{"a": "' + "x" * 9000 + '"}', '{"nul": "\\u0000"}'],
+    ids=["invalid-json", "not-an-object", "a-string", "too-large", "control-character"],
+)
+async def test_invalid_upload_metadata_is_refused_and_leaves_nothing(
+    files_bastion: Bastion, metadata: str
+) -> None:
+    owner = await files_bastion.signup("owner@example.com")
+    response = await files_bastion.client.post(
+        "/api/v1/files/",
+        files={"file": ("notes.txt", b"hello", "text/plain")},
+        data={"metadata": metadata},
+        headers=_auth(owner["token"]),
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_metadata")
+    assert list(files_bastion.settings.files.upload_dir.iterdir()) == []

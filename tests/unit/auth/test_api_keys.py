@@ -31,6 +31,7 @@ async def test_key_is_sk_with_at_least_128_random_bits_and_works(start_bastion) 
     _, created = await _user_with_key(bastion)
     key = created["key"]
     assert key.startswith("sk-") and len(bytes.fromhex(key[3:])) * 8 >= 128
+    assert created["api_key"] == key  # where open-webui's clients read it
     me = await bastion.me(key)
     assert me.status_code == 200 and me.json()["email"] == "owner@example.com"
 

@@ -99,7 +99,10 @@ def test_without_an_ollama_server_the_proxy_answers_404(
     with httpx.Client(base_url=bastion.url) as client:
         admin = signup(client, "admin@example.com")
         response = client.get("/ollama/api/tags", headers=admin.auth)
+        version = client.get("/ollama/api/version", headers=admin.auth)
     assert (response.status_code, response.json()["code"]) == (404, "ollama_disabled")
+    # open-webui's answer, which its UI reads as "Ollama is off".
+    assert (version.status_code, version.json()) == (200, {"version": False})
 
 
 def test_an_upstream_answer_of_another_type_is_not_served_as_it_came(
