@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bastion.store.lockouts import AddressFailures, LockoutStore
 from bastion.store.revocations import RevocationStore
-from bastion.store.users import Users
+from bastion.store.users import LastAdmin, Users
 from tests.support import StartBastion
 
 T0 = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
@@ -45,3 +46,28 @@ async def test_a_token_revoked_twice_keeps_its_first_row_on_postgresql(
     assert await store.in_force(T0) == {"jti": T0 + timedelta(hours=1)}
     assert await store.prune(T0 + timedelta(hours=2)) == 1
     assert not await store.contains("jti")
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_on_postgresql(
+    start_bastion: StartBastion, postgres_database: str
+) -> None:
+    bastion = await start_bastion({"DATABASE_URL": postgres_database})
+    users = Users(bastion.services.db, cache=False)
+    ids = [
+        (
+            await users.create(
+                email=f"{name}@example.com",
+                name=name,
+                password_hash="unused",
+                role="admin",
+                first_is_admin=False,
+            )
+        ).id
+        for name in ("a", "b")
+    ]
+    results = await asyncio.gather(
+        *(users.set_role(user_id, "user") for user_id in ids), return_exceptions=True
+    )
+    assert sum(isinstance(result, LastAdmin) for result in results) == 1
+    roles = sorted([(await users.get(user_id)).role for user_id in ids])  # type: ignore[union-attr]
+    assert roles == ["admin", "user"]
