@@ -46,6 +46,8 @@ def gateway_env(openai: Running | None, ollama: Running | None, **extra: str) ->
     env = {
         "DEFAULT_USER_ROLE": "user",
         "ENABLE_API_KEYS": "true",
+        # Programs call the gateway with a plain user's key: that user may make one.
+        "USER_PERMISSIONS_FEATURES_API_KEYS": "true",
         "MODEL_UPSTREAM_READ_TIMEOUT": "5s",
         "MODEL_UPSTREAM_MAX_RESPONSE_SIZE": "256KiB",
     }

@@ -18,6 +18,7 @@ from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.lockout import Lockouts
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
+from bastion.auth.permissions import Permissions
 from bastion.auth.revocation import Revocations
 from bastion.auth.signin import SignIn
 from bastion.auth.tokens import TokenService
@@ -34,6 +35,7 @@ from bastion.shared.breaker import SharedRedis
 from bastion.store.chats import Chats
 from bastion.store.db import Database
 from bastion.store.folders import Folders
+from bastion.store.groups import GroupStore
 from bastion.store.model_access import ModelAccessStore
 from bastion.store.users import UserRecord, Users
 
@@ -55,6 +57,8 @@ class Services:
     limiter: Limiter
     lockouts: Lockouts
     signin: SignIn
+    groups: GroupStore
+    permissions: Permissions
     shared: SharedRedis | None  # None without REDIS_URL: every shared fact is local
     gateway: Gateway
     chats: Chats
@@ -123,6 +127,7 @@ class Services:
         )
         shared = storage.shared if isinstance(storage, FailoverStorage) else None
         cache = settings.sees_every_write
+        groups = GroupStore(db, cache=cache, clock=clock)
         users = Users(db, cache=cache, shared=shared)
         revocations = Revocations(db, cache=cache, clock=clock, shared=shared)
         if shared is not None:
@@ -190,7 +195,9 @@ class Services:
                 events=events,
             ),
             shared=shared,
-            gateway=build_gateway(settings, db, events, clock=clock),
+            groups=groups,
+            permissions=Permissions(groups, settings.auth.user_permissions),
+            gateway=build_gateway(settings, db, events, groups, clock=clock),
             chats=Chats(db, clock=clock),
             folders=Folders(db, clock=clock),
             files=Files(

@@ -120,6 +120,7 @@ def served(
             "OPENAI_API_BASE_URLS": base_url,
             "OPENAI_API_KEYS": "sk-upstream-e2e-0123456789abcdef",
             "ENABLE_API_KEYS": "true",
+            "USER_PERMISSIONS_FEATURES_API_KEYS": "true",
             "SIGNUP_RATE_LIMIT": "1000/1h",
             "MODEL_UPSTREAM_READ_TIMEOUT": "30s",
         }

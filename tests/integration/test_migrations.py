@@ -22,6 +22,7 @@ TABLES = {
     "chats",
     "chat_tags",
     "folders",
+    "groups",
     "model_access",
     "group_members",
     "signin_failures",
@@ -88,3 +89,37 @@ def test_chats_stored_before_search_are_found_by_their_text(database_url: str) -
     finally:
         engine.dispose()
     assert stored == "obst\nein grüner apfel"
+
+
+def test_groups_named_before_0009_become_groups_and_the_first_admin_primary(
+    database_url: str,
+) -> None:
+    migrate(database_url, "0007")
+    engine = create_engine(_driver_url(database_url, asynchronous=False))
+    insert_user = text(
+        "INSERT INTO users (id, email, name, role, password_hash, is_active, token_version,"
+        " created_at) VALUES (:id, :email, :id, 'admin', 'x', true, 0, :at)"
+    )
+    insert_access = text(
+        "INSERT INTO model_access (model_id, user_ids, groups) VALUES ('m', '[]', :groups)"
+    )
+    try:
+        with engine.begin() as connection:
+            for user_id, month in (("first", 1), ("later", 2)):
+                at = datetime(2026, month, 1, tzinfo=UTC)
+                connection.execute(
+                    insert_user, {"id": user_id, "email": f"{user_id}@example.com", "at": at}
+                )
+            connection.execute(
+                text("INSERT INTO group_members (group_name, user_id) VALUES ('eng', 'later')")
+            )
+            connection.execute(insert_access, {"groups": json.dumps(["eng", "ops"])})
+        migrate(database_url)
+        with engine.connect() as connection:
+            groups = connection.execute(text("SELECT id, name FROM groups ORDER BY id")).all()
+            primary = connection.execute(text("SELECT id FROM users WHERE is_primary"))
+            primary_ids = primary.scalars().all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in groups] == [("eng", "eng"), ("ops", "ops")]
+    assert primary_ids == ["first"]

@@ -19,6 +19,7 @@ from bastion.api.deps import (
     client_ip,
     current_principal,
     hit_limit,
+    require_permission,
 )
 from bastion.api.forms import Name, Password, ProfileImageUrl
 from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled, read_credential
@@ -308,6 +309,7 @@ async def create_api_key(
     form: ApiKeyForm, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
     _require_session(principal, services)
+    await require_permission(services, request, principal, "features.api_keys")
     try:
         record, key = await services.api_keys.create(
             principal.user.id,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.api.deps import ServicesDep, VerifiedUser, require_permission
 from bastion.auth.authenticate import Principal
 from bastion.chats.history import NoSuchMessage, delete_message, edit_message
 from bastion.errors import NotFound
@@ -306,6 +306,7 @@ async def remove_tag(
 async def share_chat(
     chat_id: str, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
+    await require_permission(services, request, principal, "chat.share")
     share_id = await services.chats.share(principal.user.id, chat_id)
     if share_id is None:
         raise NotFound("No such chat.")

@@ -12,10 +12,11 @@ from fastapi import Depends, Request, Response
 
 from bastion.auth.api_keys import looks_like_api_key
 from bastion.auth.authenticate import Principal, read_credential
+from bastion.auth.permissions import Permission, PermissionDenied
 from bastion.auth.rbac import require_role
 from bastion.config import Settings
 from bastion.config.reader import RateLimit
-from bastion.errors import BastionError, NotAuthenticated
+from bastion.errors import BastionError, NotAuthenticated, NotFound
 from bastion.gateway.upstreams import InvalidCompletionRequest
 from bastion.jsondata import InvalidJSON, parse_json
 from bastion.services import Services
@@ -39,6 +40,30 @@ async def hit_limit(
     caller where it stands: the decision's ``RateLimit-*`` headers go on ``response``."""
     decision = await services.limiter.hit(name, items, scope=request.scope, **who)
     response.headers.update(decision.headers())
+
+
+async def known_users(services: Services, user_ids: list[str]) -> list[str]:
+    """``user_ids`` without repeats, each an existing account (404 for one that is not)."""
+    unique = list(dict.fromkeys(user_ids))
+    for user_id in unique:
+        if await services.users.get(user_id) is None:
+            raise NotFound("No such user.")
+    return unique
+
+
+async def require_permission(
+    services: Services, request: Request, principal: Principal, permission: Permission
+) -> None:
+    """Refuse (403 ``permission_denied``, a security event) unless the caller holds it."""
+    if not await services.permissions.holds(principal, permission):
+        services.events.record(
+            "permission.denied",
+            outcome="denied",
+            scope=request.scope,
+            actor=principal,
+            permission=permission,
+        )
+        raise PermissionDenied(permission)
 
 
 async def get_services(request: Request) -> Services:

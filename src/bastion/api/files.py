@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from bastion.api.deps import ServicesDep, VerifiedUser
+from bastion.api.deps import ServicesDep, VerifiedUser, require_permission
 from bastion.auth.authenticate import Principal
 from bastion.auth.rbac import ensure_owner
 from bastion.errors import BastionError, NotFound
@@ -76,6 +76,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 async def upload_file(
     request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
+    await require_permission(services, request, principal, "chat.file_upload")
     try:
         record = await services.files.upload(
             principal.user.id, request.headers.get("content-type", ""), _body(request)

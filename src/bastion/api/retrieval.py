@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from bastion.api.deps import ServicesDep, rate_limited
+from bastion.api.deps import ServicesDep, rate_limited, require_permission
 from bastion.auth.authenticate import Principal
 from bastion.errors import BastionError
 
@@ -39,6 +39,7 @@ def _host(url: str) -> str | None:
 async def process_web(
     form: WebForm, request: Request, principal: WebFetchUser, services: ServicesDep
 ) -> dict[str, Any]:
+    await require_permission(services, request, principal, "features.web_fetch")
     try:
         return await services.web_fetch.fetch(form.url)
     except BastionError as refused:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from bastion.auth.permissions import Permission
 from bastion.auth.roles import ROLES, Role
 from bastion.config.reader import EnvReader, SettingsError, parse_duration
 from bastion.config.secret_key import fallback_keys, secret_key
@@ -50,6 +51,9 @@ class AuthSettings:
     password_validation_regex: re.Pattern[str] | None
     password_validation_hint: str
     password_min_length: int
+
+    # What accounts in no group granting more may use (open-webui's USER_PERMISSIONS_*).
+    user_permissions: frozenset[Permission]
 
 
 def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
@@ -92,6 +96,24 @@ def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
         password_validation_regex=_password_regex(env, enable_password_validation),
         password_validation_hint=env.text("PASSWORD_VALIDATION_HINT", ""),
         password_min_length=env.integer("PASSWORD_MIN_LENGTH", 8, minimum=8, maximum=64),
+        user_permissions=_user_permissions(env),
+    )
+
+
+# open-webui's variables and defaults: API keys only where a group grants them.
+_PERMISSION_VARIABLES: tuple[tuple[str, Permission, bool], ...] = (
+    ("USER_PERMISSIONS_FEATURES_API_KEYS", "features.api_keys", False),
+    ("USER_PERMISSIONS_FEATURES_WEB_FETCH", "features.web_fetch", True),
+    ("USER_PERMISSIONS_CHAT_FILE_UPLOAD", "chat.file_upload", True),
+    ("USER_PERMISSIONS_CHAT_SHARE", "chat.share", True),
+)
+
+
+def _user_permissions(env: EnvReader) -> frozenset[Permission]:
+    return frozenset(
+        permission
+        for variable, permission, default in _PERMISSION_VARIABLES
+        if env.flag(variable, default)
     )
 
 

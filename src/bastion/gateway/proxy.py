@@ -33,6 +33,7 @@ from bastion.gateway.upstreams import (
 from bastion.jsondata import parse_json
 from bastion.outbound import AddressPolicy, OutboundClient, OutboundTimeouts
 from bastion.store.db import Database
+from bastion.store.groups import GroupStore
 from bastion.store.model_access import ModelAccessStore
 
 RELAYED_TYPES = ("application/json", "application/x-ndjson", "text/event-stream", "text/plain")
@@ -206,7 +207,12 @@ def _check_completion(raw: bytes) -> None:
 
 
 def build_gateway(
-    settings: Settings, db: Database, events: SecurityEvents, *, clock: Callable[[], float]
+    settings: Settings,
+    db: Database,
+    events: SecurityEvents,
+    groups: GroupStore,
+    *,
+    clock: Callable[[], float],
 ) -> Gateway:
     """The gateway with its own outbound client, which may reach exactly the upstreams."""
     upstreams = upstreams_from(settings)
@@ -228,7 +234,7 @@ def build_gateway(
         clock=clock,
     )
     access = ModelAccessControl(
-        ModelAccessStore(db, cache=settings.sees_every_write),
+        ModelAccessStore(db, groups, cache=settings.sees_every_write),
         bypass=settings.gateway.bypass_model_access_control,
     )
     return Gateway(

@@ -163,6 +163,25 @@ class ModelAccess(Base):
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class Group(Base):
+    """A group of accounts: named in model access lists, granting permissions to members.
+
+    Groups from before this table (named only by their members and access lists) kept
+    their name as their id.
+    """
+
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # open-webui's nested shape: {"features": {"api_keys": true}, "chat": {...}}
+    permissions: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class GroupMember(Base):
     __tablename__ = "group_members"
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from bastion.auth.api_keys import path_allowed
 from tests.support import Bastion, Clock
 
-ENABLED = {"ENABLE_API_KEYS": "true"}
+ENABLED = {"ENABLE_API_KEYS": "true", "USER_PERMISSIONS_FEATURES_API_KEYS": "true"}
 
 
 def _auth(token: str) -> dict[str, str]:

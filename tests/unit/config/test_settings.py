@@ -345,3 +345,22 @@ def test_web_fetch_filter_entries_may_be_domains_addresses_and_ranges(tmp_path: 
     entries = "docs.example.com,!evil.example,!127.0.0.2/32,!10.0.0.0/8,!::1,192.0.2.7"
     settings = _load(tmp_path, WEB_FETCH_FILTER_LIST=entries)
     assert settings.outbound.web_fetch_filter_list == tuple(entries.split(","))
+
+
+def test_default_permissions_are_open_webuis_with_api_keys_withheld(tmp_path: Path) -> None:
+    assert _load(tmp_path).auth.user_permissions == {
+        "features.web_fetch",
+        "chat.file_upload",
+        "chat.share",
+    }
+    changed = _load(
+        tmp_path, USER_PERMISSIONS_FEATURES_API_KEYS="true", USER_PERMISSIONS_CHAT_SHARE="false"
+    )
+    assert changed.auth.user_permissions == {
+        "features.api_keys",
+        "features.web_fetch",
+        "chat.file_upload",
+    }
+    with pytest.raises(SettingsError) as raised:
+        _load(tmp_path, USER_PERMISSIONS_CHAT_SHARE="sometimes")
+    assert str(raised.value).startswith("USER_PERMISSIONS_CHAT_SHARE: ")
