@@ -16,6 +16,7 @@ from bastion import __version__
 from bastion.api import (
     audit,
     auths,
+    chat_grants,
     chats,
     completions,
     config,
@@ -126,6 +127,7 @@ def create_app(
         models.router,
         groups.router,
         ollama.router,
+        chat_grants.router,  # before chats: /api/v1/chats/shared is no chat id
         chats.router,
         folders.router,
         files.router,

@@ -32,6 +32,7 @@ from bastion.ratelimit.limiter import Limiter
 from bastion.ratelimit.strategies import SlidingWindowLog
 from bastion.retrieval.web import WebFetcher
 from bastion.shared.breaker import SharedRedis
+from bastion.store.chat_grants import ChatGrants
 from bastion.store.chats import Chats
 from bastion.store.db import Database
 from bastion.store.folders import Folders
@@ -58,6 +59,7 @@ class Services:
     lockouts: Lockouts
     signin: SignIn
     groups: GroupStore
+    chat_grants: ChatGrants
     permissions: Permissions
     shared: SharedRedis | None  # None without REDIS_URL: every shared fact is local
     gateway: Gateway
@@ -128,6 +130,7 @@ class Services:
         shared = storage.shared if isinstance(storage, FailoverStorage) else None
         cache = settings.sees_every_write
         groups = GroupStore(db, cache=cache, clock=clock)
+        chats = Chats(db, clock=clock)
         users = Users(db, cache=cache, shared=shared)
         revocations = Revocations(db, cache=cache, clock=clock, shared=shared)
         if shared is not None:
@@ -198,7 +201,8 @@ class Services:
             groups=groups,
             permissions=Permissions(groups, settings.auth.user_permissions),
             gateway=build_gateway(settings, db, events, groups, clock=clock),
-            chats=Chats(db, clock=clock),
+            chats=chats,
+            chat_grants=ChatGrants(db, chats, clock=clock),
             folders=Folders(db, clock=clock),
             files=Files(
                 db,

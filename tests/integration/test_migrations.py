@@ -21,6 +21,7 @@ TABLES = {
     "files",
     "chats",
     "chat_tags",
+    "chat_grants",
     "folders",
     "groups",
     "model_access",

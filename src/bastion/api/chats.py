@@ -23,9 +23,6 @@ from bastion.store.chats import ChatRecord, TagList, tag_id
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
-# How the owner files a chat is theirs: a share link shows the conversation only.
-OWNER_ONLY = frozenset({"user_id", "pinned", "archived", "meta", "folder_id"})
-
 
 class NewChat(BaseModel):
     chat: StoredJSON = Field(default_factory=dict)
@@ -177,7 +174,7 @@ async def list_chats_in_folder(
 @router.get("/share/{share_id}")
 async def read_shared_chat(share_id: str, _: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
     chat = _found(await services.chats.get_shared(share_id))
-    return {key: value for key, value in chat.public().items() if key not in OWNER_ONLY}
+    return chat.read_only()
 
 
 @router.get("/{chat_id}")

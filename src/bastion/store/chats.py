@@ -59,6 +59,15 @@ class ChatRecord:
             "updated_at": int(self.updated_at.timestamp()),
         }
 
+    def read_only(self) -> dict[str, Any]:
+        """What someone the chat is shared with sees: the conversation, not how its owner
+        files it."""
+        return {key: value for key, value in self.public().items() if key not in OWNER_ONLY}
+
+
+# How the owner files a chat is theirs: a shared chat shows the conversation only.
+OWNER_ONLY = frozenset({"user_id", "pinned", "archived", "meta", "folder_id"})
+
 
 @dataclass(frozen=True, slots=True)
 class TagRecord:

@@ -163,6 +163,20 @@ class ModelAccess(Base):
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class ChatGrant(Base):
+    """One account or group that may read a chat (besides its owner); never write."""
+
+    __tablename__ = "chat_grants"
+    __table_args__ = (Index("ix_chat_grants_principal", "principal_type", "principal_id"),)
+
+    chat_id: Mapped[str] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    principal_type: Mapped[str] = mapped_column(String(8), primary_key=True)  # user, group
+    principal_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Group(Base):
     """A group of accounts: named in model access lists, granting permissions to members.
 
