@@ -17,6 +17,7 @@ from pydantic import BaseModel, EmailStr
 from bastion.api.deps import AdminUser, ServicesDep, VerifiedUser
 from bastion.api.forms import Name, Password, ProfileImageUrl
 from bastion.auth.authenticate import Principal
+from bastion.auth.permissions import document
 from bastion.auth.roles import Role
 from bastion.errors import BastionError, Conflict, Forbidden, NotFound
 from bastion.files.data_url import profile_image
@@ -136,6 +137,17 @@ async def update_own_settings(
     """Replaces the UI's preferences (open-webui's shape: whatever its UI keeps)."""
     await services.users.set_document(principal.user.id, "settings", _capped(form))
     return form
+
+
+@router.get("/permissions")
+async def own_permissions(principal: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
+    """The caller's permissions in open-webui's nested shape (what the UI may offer)."""
+    return document(await services.permissions.of(principal))
+
+
+@router.get("/groups")
+async def own_groups(principal: VerifiedUser, services: ServicesDep) -> list[dict[str, Any]]:
+    return [group.public() for group in await services.groups.all(member_id=principal.user.id)]
 
 
 @router.get("/user/info")

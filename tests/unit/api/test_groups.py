@@ -254,3 +254,19 @@ async def test_the_first_group_routes_still_set_members_by_name(bastion: Bastion
     assert response.json() == {"name": "legacy", "user_ids": [ada["id"]]}
     group = await bastion.services.groups.get("legacy")
     assert group is not None and group.member_count == 1
+
+
+async def test_each_account_reads_its_own_permissions_and_groups(bastion: Bastion) -> None:
+    admin = await bastion.signup("admin@example.com")
+    ada = await bastion.signup("ada@example.com")
+    group = await _create(bastion, admin, "Automation", API_KEYS_GRANT)
+    headers = _auth(ada["token"])
+    before = await bastion.client.get("/api/v1/users/permissions", headers=headers)
+    assert before.json()["features"] == {"api_keys": False, "web_fetch": True}
+    await _add(bastion, admin, group, ada)
+    after = await bastion.client.get("/api/v1/users/permissions", headers=headers)
+    assert after.json()["features"]["api_keys"] is True
+    mine = await bastion.client.get("/api/v1/users/groups", headers=headers)
+    assert [g["name"] for g in mine.json()] == ["Automation"]
+    admins = await bastion.client.get("/api/v1/users/permissions", headers=_auth(admin["token"]))
+    assert all(all(section.values()) for section in admins.json().values())
