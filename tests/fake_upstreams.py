@@ -260,14 +260,24 @@ class _Reply:
 
 
 @contextmanager
-def serve(app: ASGIApp, *, lifespan: str = "off") -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free port; yields ``http://127.0.0.1:PORT``."""
+def serve(
+    app: ASGIApp, *, lifespan: str = "off", tls: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on a free port; yields ``http://127.0.0.1:PORT``
+    (``https://`` with ``tls``, the certificate chain's and the key's file names)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan=lifespan, log_level="warning", access_log=False, ws="none", http="h11"
+        app,
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        http="h11",
+        ssl_certfile=None if tls is None else tls[0],
+        ssl_keyfile=None if tls is None else tls[1],
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -279,7 +289,7 @@ def serve(app: ASGIApp, *, lifespan: str = "off") -> Iterator[str]:
             threading.Event().wait(0.01)
         if not server.started:
             raise RuntimeError("the test server did not start")
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

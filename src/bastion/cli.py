@@ -60,6 +60,20 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when a message of this level or above is found (default error)",
     )
 
+    scan = commands.add_parser("scan", help="grade a running deployment from outside")
+    scan.add_argument("url", help="the https:// address people use")
+    scan.add_argument(
+        "--http-url", help="its plain-HTTP address, to test the redirect (default: port 80)"
+    )
+    scan.add_argument("--ca-file", type=Path, help="trust this CA bundle instead of the system's")
+    scan.add_argument("--json", action="store_true", help="print the report as JSON")
+    scan.add_argument(
+        "--min-score",
+        type=_bounded(0, 100),
+        default=0,
+        help="exit 1 when the score is below this (default 0: never)",
+    )
+
     admin = commands.add_parser("create-admin", help="create an administrator account")
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Admin")
@@ -267,6 +281,28 @@ def _check(settings: Settings, *, deploy: bool, as_json: bool, fail_level: str) 
     return 1 if failed else 0
 
 
+def _scan(
+    url: str, http_url: str | None, ca_file: Path | None, as_json: bool, min_score: int
+) -> int:
+    from bastion.checks.scan import ScanFailed, scan
+
+    if ca_file is not None and not ca_file.is_file():
+        print(f"bastion scan: {ca_file} is not a file; give the CA bundle's path", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        report = asyncio.run(
+            scan(url, http_url=http_url, ca_file=None if ca_file is None else str(ca_file))
+        )
+    except ScanFailed as failed:
+        print(f"bastion scan: {failed}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 1 if report.score < min_score else 0
+
+
 def _accounts_exist(settings: Settings) -> bool | None:
     """Whether the database holds an account; ``None`` when no check needs to know."""
     if settings.auth.admin_password is None:
@@ -350,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bastion.errors import BastionError
 
     args = _parser().parse_args(argv)
+    if args.command == "scan":  # of another deployment: this one's settings do not matter
+        return _scan(args.url, args.http_url, args.ca_file, args.json, args.min_score)
     if args.command == "audit":
         # Needs no settings: the files may come from another machine.
         if args.audit_command == "deps":
