@@ -67,6 +67,7 @@ async def test_several_keys_per_user_each_revocable(start_bastion) -> None:
             "/api/v1/auths/api_key", json={"name": "laptop"}, headers=_auth(user["token"])
         )
     ).json()
+    assert (await bastion.me(first["key"])).status_code == 200  # in use: held in memory
     revoke = await bastion.client.delete(
         f"/api/v1/auths/api_key/{first['id']}", headers=_auth(user["token"])
     )

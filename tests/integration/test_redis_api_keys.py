@@ -1,0 +1,243 @@
+"""API keys on a real Redis: a key in use is read from memory, with one round trip to
+Redis a request, and every change to it or to its owner, made on one worker or instance,
+is seen at once by the others, through Redis faults too. Clocks are injected; the only
+real waits are Redis timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.audit.events import MemorySink
+from bastion.shared.redis import RedisStorage
+from tests.integration.redis_server import RedisServer
+from tests.support import Bastion, Clock, sql_statements
+
+REDIS = {"REDIS_TIMEOUT": "200ms", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
+# Commands the request's one script runs inside Redis (counted by INFO like any other).
+SCRIPT_COMMANDS = {"exists", "get", "set", "zremrangebyscore", "zcard", "zrange", "zadd", "pexpire"}
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()
+
+
+@pytest.fixture
+def start(start_bastion, clock: Clock, sink: MemorySink):
+    async def start_on(url: str, workers: str = "1") -> Bastion:
+        return await start_bastion(
+            {"REDIS_URL": url, "WORKERS": workers, **REDIS}, clock=clock, sinks=[sink]
+        )
+
+    return start_on
+
+
+async def _owner_with_key(bastion: Bastion, **form: object) -> tuple[dict, dict]:
+    user = await bastion.signup("owner@example.com")
+    created = await bastion.client.post(
+        "/api/v1/auths/api_key", json={"name": "ci", **form}, headers=_auth(user["token"])
+    )
+    assert created.status_code == 200, created.text
+    return user, created.json()
+
+
+async def _held(bastion: Bastion, key: str) -> None:
+    """Use the key until the instance serves it from memory, vouched for by Redis."""
+    for _ in range(2):  # read at first use, read again under its generation at the second
+        assert (await bastion.me(key)).status_code == 200
+    await bastion.services.api_keys.last_use.flush()
+    with sql_statements(bastion) as seen:
+        assert (await bastion.me(key)).status_code == 200
+    assert seen == []
+
+
+async def _recover(bastion: Bastion, clock: Clock) -> None:
+    clock.advance(6)
+    shared = bastion.services.shared
+    assert shared is not None
+    assert await shared.run(lambda redis: redis.ping()) is None  # still on fallback
+    await shared.settle()
+
+
+# --- two workers, two instances -----------------------------------------------------------
+
+SHARING = pytest.mark.parametrize("workers", ["1", "2"], ids=["instance", "worker"])
+
+
+@SHARING
+async def test_a_key_in_use_costs_one_redis_round_trip_and_no_database(
+    start, redis_url: str, redis_session_server: RedisServer, workers: str
+) -> None:
+    bastion = await start(redis_url, workers)
+    _, created = await _owner_with_key(bastion)
+    await _held(bastion, created["key"])
+    assert redis_session_server.command("CONFIG", "RESETSTAT") == "+OK"
+    with sql_statements(bastion) as seen:
+        for _ in range(5):
+            assert (await bastion.me(created["key"])).status_code == 200
+        await bastion.services.api_keys.last_use.flush()
+    assert seen == []
+    calls = redis_session_server.command_calls()
+    calls.pop("config|resetstat")
+    assert calls.pop("evalsha") == 5
+    assert set(calls) <= SCRIPT_COMMANDS and "set" not in calls  # no new generation
+
+
+@SHARING
+async def test_a_key_created_on_one_works_on_the_other_at_first_use(
+    start, redis_url: str, workers: str
+) -> None:
+    first = await start(redis_url, workers)
+    second = await start(redis_url, workers)
+    _, created = await _owner_with_key(first)
+    answer = await second.me(created["key"])
+    assert answer.status_code == 200 and answer.json()["email"] == "owner@example.com"
+
+
+@SHARING
+async def test_a_revoked_key_is_refused_at_once_by_the_other(
+    start, redis_url: str, workers: str
+) -> None:
+    first = await start(redis_url, workers)
+    second = await start(redis_url, workers)
+    user, created = await _owner_with_key(first)
+    await _held(second, created["key"])
+    revoked = await first.client.delete(
+        f"/api/v1/auths/api_key/{created['id']}", headers=_auth(user["token"])
+    )
+    assert revoked.status_code == 200
+    refused = await second.me(created["key"])
+    assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
+    assert second.services.api_keys.cached_count == 0
+
+
+@SHARING
+async def test_a_rescoped_key_is_refused_at_once_by_the_other(
+    start, redis_url: str, workers: str
+) -> None:
+    first = await start(redis_url, workers)
+    second = await start(redis_url, workers)
+    user, created = await _owner_with_key(first)
+    await _held(second, created["key"])
+    await first.services.api_keys.set_scopes(user["id"], created["id"], ["/api/models"])
+    refused = await second.me(created["key"])
+    assert refused.status_code == 403 and refused.json()["code"] == "api_key_out_of_scope"
+    await first.services.api_keys.set_scopes(user["id"], created["id"], [])
+    assert (await second.me(created["key"])).status_code == 200
+
+
+@SHARING
+async def test_an_expired_key_is_refused_at_once_by_both(
+    start, redis_url: str, clock: Clock, workers: str
+) -> None:
+    first = await start(redis_url, workers)
+    second = await start(redis_url, workers)
+    _, created = await _owner_with_key(first, expires_in_days=1)
+    await _held(first, created["key"])
+    await _held(second, created["key"])
+    clock.advance(86_400)
+    for bastion in (first, second):
+        refused = await bastion.me(created["key"])
+        assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
+
+
+@SHARING
+async def test_a_disabled_owners_keys_are_refused_at_once_by_the_other(
+    start, redis_url: str, workers: str
+) -> None:
+    first = await start(redis_url, workers)
+    second = await start(redis_url, workers)
+    user, created = await _owner_with_key(first)
+    await _held(second, created["key"])
+    await first.services.users.set_active(user["id"], False)
+    refused = await second.me(created["key"])
+    assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
+    await first.services.users.set_active(user["id"], True)
+    assert (await second.me(created["key"])).status_code == 200
+    await first.services.users.set_role(user["id"], "pending")
+    assert (await second.me(created["key"])).json()["role"] == "pending"
+
+
+# --- faults -------------------------------------------------------------------------------
+
+
+async def test_a_key_revoked_while_redis_is_stopped_is_refused_by_the_other(
+    start, redis_process: RedisServer, clock: Clock, sink: MemorySink
+) -> None:
+    first = await start(redis_process.url)
+    second = await start(redis_process.url)
+    user, created = await _owner_with_key(first)
+    await _held(second, created["key"])
+    redis_process.kill()
+    await first.services.api_keys.revoke(user["id"], created["id"])  # the database only
+    refused = await second.me(created["key"])
+    assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
+    assert len(sink.of_type("redis.fallback")) == 2
+    redis_process.start()
+    for bastion in (first, second):
+        await _recover(bastion, clock)
+        assert (await bastion.me(created["key"])).status_code == 401
+
+
+async def test_a_held_key_is_read_from_the_database_while_redis_is_stopped(
+    start, redis_process: RedisServer, clock: Clock
+) -> None:
+    bastion = await start(redis_process.url)
+    user, created = await _owner_with_key(bastion)
+    await _held(bastion, created["key"])
+    redis_process.kill()
+    with sql_statements(bastion) as seen:
+        assert (await bastion.me(created["key"])).status_code == 200
+    assert any("api_keys" in statement for statement in seen)
+    await bastion.services.users.set_active(user["id"], False)
+    assert (await bastion.me(created["key"])).status_code == 401
+    await bastion.services.users.set_active(user["id"], True)
+    redis_process.start()
+    await _recover(bastion, clock)
+    await _held(bastion, created["key"])
+
+
+async def test_a_key_changed_before_redis_was_flushed_is_never_served_stale(
+    start, redis_url: str, redis_session_server: RedisServer
+) -> None:
+    first = await start(redis_url)
+    second = await start(redis_url)
+    user, created = await _owner_with_key(first)
+    await _held(second, created["key"])
+    redis_session_server.flush()
+    await first.services.api_keys.set_scopes(user["id"], created["id"], ["/api/models"])
+    # Redis has forgotten everything, and says so (no seeded marker): the database answers.
+    assert (await second.me(created["key"])).status_code == 403
+    shared = second.services.shared
+    assert shared is not None
+    await shared.settle()  # re-seeded from the database
+    assert (await second.me(created["key"])).status_code == 403
+
+
+async def test_seeding_drops_every_keys_generation(redis_url: str) -> None:
+    # An instance that changed a key while it could not reach Redis seeds it on recovery:
+    # no instance may go on trusting a copy cached under the generation from before.
+    storage = RedisStorage(redis_url)
+    try:
+        check = await storage.check_api_key("h" * 64, "user", [], 0.0)
+        again = await storage.check_api_key("h" * 64, "user", [], 0.0)
+        assert check.generation == again.generation
+        await storage.seed([])
+        after = await storage.check_api_key("h" * 64, "user", [], 0.0)
+        assert after.seeded and after.generation != check.generation
+        await storage.forget_api_key("h" * 64)
+        assert (await storage.check_api_key("h" * 64, "user", [], 0.0)).generation not in {
+            check.generation,
+            after.generation,
+        }
+    finally:
+        await storage.close()
