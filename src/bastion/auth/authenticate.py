@@ -173,29 +173,8 @@ class Authenticator:
         who = {"user_id": record.user_id, "api_key_id": record.id}
         user: UserRecord | None
         if self.shared is not None:
-            # One round trip: the key's generation, the owner's token version, the limits.
-            now = self.limiter.clock()
-            windows = self.limiter.strategy.windows(limits)
-            check = await self.shared.run(
-                lambda redis: redis.check_api_key(key_hash, record.user_id, windows, now)
-            )
-            if check is not None:
-                self.limiter.decide("api_key", limits, check.acquired, now, scope=scope, **who)
-                if not check.seeded:
-                    # Redis lost its state: the database answers until it is seeded again.
-                    self.shared.reseed_soon()
-            else:
-                await self.limiter.hit("api_key", limits, scope=scope, **who)
-            if check is not None and check.seeded:
-                if cached is not None and cached.generation != check.generation:
-                    # Changed since it was cached, or never vouched for: read it again.
-                    live = await self._reload(key_hash, check.generation)
-                user = await self._current_user(record.user_id, check.version)
-            else:
-                # Without Redis's word a cached copy may be stale: the database answers.
-                if cached is not None:
-                    live = await self._reload(key_hash, None)
-                user = await self.users.get(record.user_id)
+            held = cached is not None
+            live, user = await self._vouched(self.shared, key_hash, live, held, limits, scope, who)
         else:
             # Alone on the database (every change reaches the cache) or no cache at all.
             await self.limiter.hit("api_key", limits, scope=scope, **who)
@@ -208,10 +187,46 @@ class Authenticator:
         self.api_keys.used(record.id)
         return Principal(user=user, via="api_key", api_key_id=record.id)
 
+    async def _vouched(
+        self,
+        shared: SharedRedis,
+        key_hash: str,
+        live: LiveKey,
+        held: bool,
+        limits: list[tuple[RateLimit, str]],
+        scope: Scope | None,
+        who: dict[str, str],
+    ) -> tuple[LiveKey, UserRecord | None]:
+        """The key and its owner as Redis vouches for them, else from the database.
+
+        ``held``: ``live`` is this process's cached copy, current only under the
+        generation it was read under.
+        """
+        user_id = live.record.user_id
+        # One round trip: the key's generation, the owner's token version, the limits.
+        now = self.limiter.clock()
+        windows = self.limiter.strategy.windows(limits)
+        check = await shared.run(lambda redis: redis.check_api_key(key_hash, user_id, windows, now))
+        if check is None:
+            await self.limiter.hit("api_key", limits, scope=scope, **who)
+        else:
+            self.limiter.decide("api_key", limits, check.acquired, now, scope=scope, **who)
+            if check.seeded:
+                if held and live.generation != check.generation:
+                    # Changed since it was cached, or never vouched for: read it again.
+                    live = await self._reload(key_hash, check.generation)
+                return live, await self._current_user(user_id, check.version)
+            # Redis lost its state: the database answers until it is seeded again.
+            shared.reseed_soon()
+        if held:  # without Redis's word, a cached copy may be stale
+            live = await self._reload(key_hash, None)
+        return live, await self.users.get(user_id)
+
     async def _look_up(self, key_hash: str, scope: Scope | None) -> LiveKey:
         """A key this process does not hold, from the database, if the address may ask."""
         client = scope.get("client") if scope is not None else None
-        failures = [(self.key_failure_limit, f"api_key_failures:{client[0] if client else ''}")]
+        address = str(client[0]) if client else "unknown"
+        failures = [(self.key_failure_limit, f"api_key_failures:{address}")]
         # Looked at before the database: a flood of made-up keys from one address is
         # refused here, and costs neither database nor cache what valid callers need.
         await self.limiter.look("api_key_failures", failures, scope=scope)
