@@ -10,6 +10,7 @@ import pytest
 from bastion.audit.events import MemorySink
 from bastion.shared.redis import RedisStorage
 from tests.integration.redis_server import RedisServer
+from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
 from tests.support import Bastion, Clock, sql_statements
 
 REDIS = {"REDIS_TIMEOUT": "200ms", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
@@ -221,6 +222,27 @@ async def test_a_key_changed_before_redis_was_flushed_is_never_served_stale(
     assert shared is not None
     await shared.settle()  # re-seeded from the database
     assert (await second.me(created["key"])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [OK, INTEGER, NIL, WRONG_TYPES, GARBAGE],
+    ids=["ok", "integer", "nil", "wrong_types", "garbage"],
+)
+async def test_a_redis_answering_wrong_to_the_key_check_fails_no_request(
+    start, redis_session_server: RedisServer, redis_url: str, reply: bytes
+) -> None:
+    wrong = await WrongRedis(redis_session_server.port).start()
+    try:
+        bastion = await start(wrong.url)
+        user, created = await _owner_with_key(bastion)
+        wrong.answer("EVALSHA", reply)
+        answer = await bastion.me(created["key"])
+        assert (answer.status_code, answer.json()["email"]) == (200, "owner@example.com")
+        await bastion.services.api_keys.revoke(user["id"], created["id"])
+        assert (await bastion.me(created["key"])).status_code == 401
+    finally:
+        await wrong.stop()
 
 
 async def test_seeding_drops_every_keys_generation(redis_url: str) -> None:
