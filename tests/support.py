@@ -85,6 +85,15 @@ class Bastion:
         return await self.client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
 
 
+async def recover_redis(bastion: Bastion, clock: Clock) -> None:
+    """Let the retry interval pass, use Redis once (that starts the probe), wait for it."""
+    clock.advance(6)
+    shared = bastion.services.shared
+    assert shared is not None
+    assert await shared.run(lambda redis: redis.ping()) is None  # still on fallback
+    await shared.settle()
+
+
 @contextmanager
 def sql_statements(bastion: Bastion) -> Iterator[list[str]]:
     """Every SQL statement the instance sends to its database meanwhile."""

@@ -5,13 +5,15 @@ real waits are Redis timeouts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from bastion.audit.events import MemorySink
 from bastion.shared.redis import RedisStorage
 from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
-from tests.support import Bastion, Clock, sql_statements
+from tests.support import Bastion, Clock, recover_redis, sql_statements
 
 REDIS = {"REDIS_TIMEOUT": "200ms", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
 # Commands the request's one script runs inside Redis (counted by INFO like any other).
@@ -61,12 +63,22 @@ async def _held(bastion: Bastion, key: str) -> None:
     assert seen == []
 
 
-async def _recover(bastion: Bastion, clock: Clock) -> None:
-    clock.advance(6)
-    shared = bastion.services.shared
-    assert shared is not None
-    assert await shared.run(lambda redis: redis.ping()) is None  # still on fallback
-    await shared.settle()
+@dataclass
+class Pair:
+    """Two workers or instances on one Redis and one database."""
+
+    first: Bastion  # where the owner signed up and made the key
+    second: Bastion  # where the key is in use, held in memory
+    user: dict
+    created: dict
+
+
+async def _pair(start, url: str, workers: str = "1", **form: object) -> Pair:
+    first = await start(url, workers)
+    second = await start(url, workers)
+    user, created = await _owner_with_key(first, **form)
+    await _held(second, created["key"])
+    return Pair(first, second, user, created)
 
 
 # --- two workers, two instances -----------------------------------------------------------
@@ -108,46 +120,38 @@ async def test_a_key_created_on_one_works_on_the_other_at_first_use(
 async def test_a_revoked_key_is_refused_at_once_by_the_other(
     start, redis_url: str, workers: str
 ) -> None:
-    first = await start(redis_url, workers)
-    second = await start(redis_url, workers)
-    user, created = await _owner_with_key(first)
-    await _held(second, created["key"])
-    revoked = await first.client.delete(
-        f"/api/v1/auths/api_key/{created['id']}", headers=_auth(user["token"])
+    pair = await _pair(start, redis_url, workers)
+    revoked = await pair.first.client.delete(
+        f"/api/v1/auths/api_key/{pair.created['id']}", headers=_auth(pair.user["token"])
     )
     assert revoked.status_code == 200
-    refused = await second.me(created["key"])
+    refused = await pair.second.me(pair.created["key"])
     assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
-    assert second.services.api_keys.cached_count == 0
+    assert pair.second.services.api_keys.cached_count == 0
 
 
 @SHARING
 async def test_a_rescoped_key_is_refused_at_once_by_the_other(
     start, redis_url: str, workers: str
 ) -> None:
-    first = await start(redis_url, workers)
-    second = await start(redis_url, workers)
-    user, created = await _owner_with_key(first)
-    await _held(second, created["key"])
-    await first.services.api_keys.set_scopes(user["id"], created["id"], ["/api/models"])
-    refused = await second.me(created["key"])
+    pair = await _pair(start, redis_url, workers)
+    api_keys = pair.first.services.api_keys
+    await api_keys.set_scopes(pair.user["id"], pair.created["id"], ["/api/models"])
+    refused = await pair.second.me(pair.created["key"])
     assert refused.status_code == 403 and refused.json()["code"] == "api_key_out_of_scope"
-    await first.services.api_keys.set_scopes(user["id"], created["id"], [])
-    assert (await second.me(created["key"])).status_code == 200
+    await api_keys.set_scopes(pair.user["id"], pair.created["id"], [])
+    assert (await pair.second.me(pair.created["key"])).status_code == 200
 
 
 @SHARING
 async def test_an_expired_key_is_refused_at_once_by_both(
     start, redis_url: str, clock: Clock, workers: str
 ) -> None:
-    first = await start(redis_url, workers)
-    second = await start(redis_url, workers)
-    _, created = await _owner_with_key(first, expires_in_days=1)
-    await _held(first, created["key"])
-    await _held(second, created["key"])
+    pair = await _pair(start, redis_url, workers, expires_in_days=1)
+    await _held(pair.first, pair.created["key"])
     clock.advance(86_400)
-    for bastion in (first, second):
-        refused = await bastion.me(created["key"])
+    for bastion in (pair.first, pair.second):
+        refused = await bastion.me(pair.created["key"])
         assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
 
 
@@ -155,17 +159,15 @@ async def test_an_expired_key_is_refused_at_once_by_both(
 async def test_a_disabled_owners_keys_are_refused_at_once_by_the_other(
     start, redis_url: str, workers: str
 ) -> None:
-    first = await start(redis_url, workers)
-    second = await start(redis_url, workers)
-    user, created = await _owner_with_key(first)
-    await _held(second, created["key"])
-    await first.services.users.set_active(user["id"], False)
-    refused = await second.me(created["key"])
+    pair = await _pair(start, redis_url, workers)
+    users, key = pair.first.services.users, pair.created["key"]
+    await users.set_active(pair.user["id"], False)
+    refused = await pair.second.me(key)
     assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
-    await first.services.users.set_active(user["id"], True)
-    assert (await second.me(created["key"])).status_code == 200
-    await first.services.users.set_role(user["id"], "pending")
-    assert (await second.me(created["key"])).json()["role"] == "pending"
+    await users.set_active(pair.user["id"], True)
+    assert (await pair.second.me(key)).status_code == 200
+    await users.set_role(pair.user["id"], "pending")
+    assert (await pair.second.me(key)).json()["role"] == "pending"
 
 
 # --- faults -------------------------------------------------------------------------------
@@ -174,19 +176,17 @@ async def test_a_disabled_owners_keys_are_refused_at_once_by_the_other(
 async def test_a_key_revoked_while_redis_is_stopped_is_refused_by_the_other(
     start, redis_process: RedisServer, clock: Clock, sink: MemorySink
 ) -> None:
-    first = await start(redis_process.url)
-    second = await start(redis_process.url)
-    user, created = await _owner_with_key(first)
-    await _held(second, created["key"])
+    pair = await _pair(start, redis_process.url)
     redis_process.kill()
-    await first.services.api_keys.revoke(user["id"], created["id"])  # the database only
-    refused = await second.me(created["key"])
+    # Written to the database only.
+    await pair.first.services.api_keys.revoke(pair.user["id"], pair.created["id"])
+    refused = await pair.second.me(pair.created["key"])
     assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
     assert len(sink.of_type("redis.fallback")) == 2
     redis_process.start()
-    for bastion in (first, second):
-        await _recover(bastion, clock)
-        assert (await bastion.me(created["key"])).status_code == 401
+    for bastion in (pair.first, pair.second):
+        await recover_redis(bastion, clock)
+        assert (await bastion.me(pair.created["key"])).status_code == 401
 
 
 async def test_a_held_key_is_read_from_the_database_while_redis_is_stopped(
@@ -203,25 +203,24 @@ async def test_a_held_key_is_read_from_the_database_while_redis_is_stopped(
     assert (await bastion.me(created["key"])).status_code == 401
     await bastion.services.users.set_active(user["id"], True)
     redis_process.start()
-    await _recover(bastion, clock)
+    await recover_redis(bastion, clock)
     await _held(bastion, created["key"])
 
 
 async def test_a_key_changed_before_redis_was_flushed_is_never_served_stale(
     start, redis_url: str, redis_session_server: RedisServer
 ) -> None:
-    first = await start(redis_url)
-    second = await start(redis_url)
-    user, created = await _owner_with_key(first)
-    await _held(second, created["key"])
+    pair = await _pair(start, redis_url)
     redis_session_server.flush()
-    await first.services.api_keys.set_scopes(user["id"], created["id"], ["/api/models"])
+    await pair.first.services.api_keys.set_scopes(
+        pair.user["id"], pair.created["id"], ["/api/models"]
+    )
     # Redis has forgotten everything, and says so (no seeded marker): the database answers.
-    assert (await second.me(created["key"])).status_code == 403
-    shared = second.services.shared
+    assert (await pair.second.me(pair.created["key"])).status_code == 403
+    shared = pair.second.services.shared
     assert shared is not None
     await shared.settle()  # re-seeded from the database
-    assert (await second.me(created["key"])).status_code == 403
+    assert (await pair.second.me(pair.created["key"])).status_code == 403
 
 
 @pytest.mark.parametrize(
