@@ -115,6 +115,8 @@ class ApiKeys:
         self._shared = shared
         self._cache: OrderedDict[str, LiveKey] | None = OrderedDict() if cache else None
         self.cache_size = cache_size
+        # Counts this process's changes to keys: a read that a change overtook is not cached.
+        self._changes = 0
         self.last_use = LastUse(self._store, clock=clock)
 
     def _now(self) -> datetime:
@@ -161,6 +163,7 @@ class ApiKeys:
     async def _changed(self, key_hash: str | None) -> None:
         if key_hash is None:
             raise NotFound("No such API key.")
+        self._changes += 1
         self.forget(key_hash)
         if self._shared is not None:
             # The database has the change; Redis tells every other worker and instance.
@@ -180,6 +183,7 @@ class ApiKeys:
     async def load(self, key_hash: str, generation: bytes | None = None) -> LiveKey | None:
         """The live key with this hash, from the database; None for an unknown, revoked
         or expired one. Cached (under ``generation``) when there is a cache."""
+        changes = self._changes
         record = await self._store.by_hash(key_hash)
         if record is None or record.revoked_at is not None:
             self.forget(key_hash)
@@ -188,7 +192,7 @@ class ApiKeys:
         live = LiveKey(record, expires_at, generation)
         if not self.in_force(key_hash, live):
             return None
-        if self._cache is not None:
+        if self._cache is not None and changes == self._changes:
             self._cache[key_hash] = live
             self._cache.move_to_end(key_hash)
             if len(self._cache) > self.cache_size:

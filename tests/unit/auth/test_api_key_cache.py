@@ -212,6 +212,37 @@ async def test_unknown_revoked_and_expired_keys_are_never_cached() -> None:
     assert api_keys.cached_count == 0
 
 
+async def test_a_read_overtaken_by_a_change_is_not_cached() -> None:
+    class SlowStore(MemoryKeyStore):
+        """Reads the row at once and answers only when the gate opens."""
+
+        gate = asyncio.Event()
+
+        async def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+            record = self.rows.get(key_hash)
+            await self.gate.wait()
+            return record
+
+        async def revoke(self, user_id: str, key_id: str, at: datetime) -> str | None:
+            for key_hash, record in self.rows.items():
+                if record.id == key_id:
+                    self.rows[key_hash] = replace(record, revoked_at=at)
+                    return key_hash
+            return None
+
+    store = SlowStore()
+    key = _key()
+    store.put(key)
+    api_keys = ApiKeys(store, cache=True)
+    reading = asyncio.create_task(api_keys.load(hash_key(key)))
+    await asyncio.sleep(0)  # the row is read, its answer still on the way
+    await api_keys.revoke("owner", "id-0")
+    store.gate.set()
+    assert await reading is not None  # that request began before the revocation ...
+    assert api_keys.cached(hash_key(key)) is None  # ... but what it read is not kept
+    assert await api_keys.load(hash_key(key)) is None
+
+
 async def test_without_a_cache_every_use_asks_the_store() -> None:
     store = MemoryKeyStore()
     key = _key()
