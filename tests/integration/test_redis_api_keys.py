@@ -1,7 +1,7 @@
 """API keys on a real Redis: a key in use is read from memory, with one round trip to
 Redis a request, and every change to it or to its owner, made on one worker or instance,
-is seen at once by the others, through Redis faults too. Clocks are injected; the only
-real waits are Redis timeouts."""
+is seen at once by the others, through Redis faults too. Clocks are injected; the faults
+are a stopped, flushed or wrongly answering Redis, none of which makes anyone wait."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
 from tests.support import Bastion, Clock, recover_redis, sql_statements
 
-REDIS = {"REDIS_TIMEOUT": "200ms", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
+# A loaded machine must not trip the breaker where no fault is meant: a generous timeout.
+REDIS = {"REDIS_TIMEOUT": "2s", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
 # Commands the request's one script runs inside Redis (counted by INFO like any other).
 SCRIPT_COMMANDS = {"exists", "get", "set", "zremrangebyscore", "zcard", "zrange", "zadd", "pexpire"}
 
