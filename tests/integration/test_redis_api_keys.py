@@ -13,7 +13,7 @@ from bastion.audit.events import MemorySink
 from bastion.shared.redis import RedisStorage
 from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
-from tests.support import Bastion, Clock, recover_redis, sql_statements
+from tests.support import Bastion, Clock, client_from, recover_redis, sql_statements
 
 # A loaded machine must not trip the breaker where no fault is meant: a generous timeout.
 REDIS = {"REDIS_TIMEOUT": "2s", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
@@ -169,6 +169,26 @@ async def test_a_disabled_owners_keys_are_refused_at_once_by_the_other(
     assert (await pair.second.me(key)).status_code == 200
     await users.set_role(pair.user["id"], "pending")
     assert (await pair.second.me(key)).json()["role"] == "pending"
+
+
+async def test_bogus_keys_are_limited_per_address_on_every_instance_before_any_lookup(
+    start_bastion, redis_url: str, clock: Clock
+) -> None:
+    env = {"REDIS_URL": redis_url, **REDIS, "API_KEY_FAILURE_RATE_LIMIT_IP": "2/1m"}
+    first = await start_bastion(env, clock=clock)
+    second = await start_bastion(env, clock=clock)
+    _, created = await _owner_with_key(first)
+    failures = [
+        (await bastion.me(f"sk-{i:048x}")).status_code for i, bastion in enumerate((first, second))
+    ]
+    assert failures == [401, 401]  # one address, counted once for all instances
+    with sql_statements(second) as seen:
+        refused = await second.me("sk-" + "f" * 48)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert seen == []
+    async with client_from(second, "198.51.100.3") as caller:
+        answer = await caller.get("/api/v1/auths/", headers=_auth(created["key"]))
+        assert answer.status_code == 200
 
 
 # --- faults -------------------------------------------------------------------------------
