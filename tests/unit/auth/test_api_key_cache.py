@@ -312,3 +312,17 @@ async def test_a_failed_write_is_tried_again_on_the_next_use() -> None:
     last_use.note("k1")
     await last_use.flush()
     assert store.touched == [{"k1": T0 + timedelta(seconds=1)}]
+
+
+async def test_closing_writes_the_uses_still_waiting() -> None:
+    clock = Clock(T0.timestamp())
+    store = MemoryKeyStore()
+    store.hold = asyncio.Event()
+    api_keys = ApiKeys(store, cache=True, clock=clock)
+    api_keys.used("k1")
+    closing = asyncio.create_task(api_keys.close())
+    await asyncio.sleep(0)
+    assert not closing.done()  # shutdown waits for the write under way
+    store.hold.set()
+    await closing
+    assert store.touched == [{"k1": T0}]
