@@ -6,12 +6,15 @@ Loaded as a pytest plugin by ``tests/conftest.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from bastion.app import create_app, prepare
 from bastion.auth.passwords import PasswordHasher, VerifyResult
@@ -80,6 +83,39 @@ class Bastion:
 
     async def me(self, token: str) -> httpx.Response:
         return await self.client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
+
+
+async def recover_redis(bastion: Bastion, clock: Clock) -> None:
+    """Let the retry interval pass, use Redis once (that starts the probe), wait for it."""
+    clock.advance(6)
+    shared = bastion.services.shared
+    assert shared is not None
+    assert await shared.run(lambda redis: redis.ping()) is None  # still on fallback
+    await shared.settle()
+
+
+@contextmanager
+def sql_statements(bastion: Bastion) -> Iterator[list[str]]:
+    """Every SQL statement the instance sends to its database meanwhile."""
+    seen: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = bastion.services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def client_from(bastion: Bastion, address: str) -> httpx.AsyncClient:
+    """A client of ``bastion`` that calls from ``address`` (the caller closes it)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=bastion.app, client=(address, 40000)),
+        base_url="http://testserver",
+    )
 
 
 def browser_like_client(app: FastAPI, base_url: str = "http://testserver") -> httpx.AsyncClient:

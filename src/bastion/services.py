@@ -32,6 +32,7 @@ from bastion.ratelimit.limiter import Limiter
 from bastion.ratelimit.strategies import SlidingWindowLog
 from bastion.retrieval.web import WebFetcher
 from bastion.shared.breaker import SharedRedis
+from bastion.store.api_keys import ApiKeyStore
 from bastion.store.chat_grants import ChatGrants
 from bastion.store.chats import Chats
 from bastion.store.db import Database
@@ -94,6 +95,7 @@ class Services:
         )
 
     async def close(self) -> None:
+        await self.api_keys.close()  # the last uses still waiting to be written
         await self.gateway.aclose()
         await self.web_fetch.aclose()
         if self.shared is not None:
@@ -142,7 +144,10 @@ class Services:
             expires_in=settings.auth.jwt_expires_in,
             clock=clock,
         )
-        api_keys = ApiKeys(db, clock=clock)
+        # With Redis, a cached key is checked against its generation on every use.
+        api_keys = ApiKeys(
+            ApiKeyStore(db), cache=cache or shared is not None, shared=shared, clock=clock
+        )
         hasher = hasher or PasswordHasher()
         lockouts = Lockouts(
             db,
@@ -168,6 +173,7 @@ class Services:
             limiter=limiter,
             user_limit=settings.ratelimit.api_rate_limit_user,
             key_limit=settings.ratelimit.api_rate_limit_key,
+            key_failure_limit=settings.ratelimit.api_key_failure_rate_limit_ip,
             shared=shared,
         )
         return cls(

@@ -8,7 +8,7 @@ import pytest
 
 from bastion.audit.events import MemorySink
 from tests.integration.redis_server import RedisServer
-from tests.support import PASSWORD, Bastion, Clock
+from tests.support import PASSWORD, Bastion, Clock, recover_redis
 
 REDIS_TIMEOUT = {"REDIS_TIMEOUT": "200ms", "REDIS_RETRY_INTERVAL": "5s"}
 
@@ -40,15 +40,6 @@ def start(start_bastion, clock: Clock, sink: MemorySink):
 async def _signout(bastion: Bastion, token: str) -> None:
     answer = await bastion.client.post("/api/v1/auths/signout", headers=_auth(token))
     assert answer.status_code == 200
-
-
-async def _recover(bastion: Bastion, clock: Clock) -> None:
-    """Let the retry interval pass, use Redis once (that starts the probe), wait for it."""
-    clock.advance(6)
-    shared = bastion.services.shared
-    assert shared is not None
-    assert await shared.run(lambda redis: redis.ping()) is None  # still on fallback
-    await shared.settle()
 
 
 # --- two instances ------------------------------------------------------------------------
@@ -129,7 +120,7 @@ async def test_redis_absent_at_start_falls_back_then_recovers(
     await _signout(bastion, user["token"])
     assert (await bastion.me(user["token"])).status_code == 401
     redis_process.start()
-    await _recover(bastion, clock)
+    await recover_redis(bastion, clock)
     assert len(sink.of_type("redis.recovered")) == 1
     # The revocation made while Redis was away was seeded into it on recovery.
     assert redis_process.command("EXISTS", f"bastion:revoked:{_jti(bastion, user)}") == ":1"
@@ -151,7 +142,7 @@ async def test_redis_killed_mid_run_keeps_answering_and_limits_sign_in(
     statuses = [(await bastion.signin(f"nobody{i}@example.com")).status_code for i in range(4)]
     assert statuses == [400, 400, 400, 429]
     redis_process.start()
-    await _recover(bastion, clock)
+    await recover_redis(bastion, clock)
     assert len(sink.of_type("redis.recovered")) == 1
     assert (await bastion.me(user["token"])).status_code == 401
 
@@ -175,7 +166,7 @@ async def test_hung_redis_costs_at_most_its_timeout_and_is_left_until_it_answers
         assert sink.of_type("redis.recovered") == []
     finally:
         redis_process.resume()
-    await _recover(bastion, clock)
+    await recover_redis(bastion, clock)
     assert len(sink.of_type("redis.recovered")) == 1
     assert (await bastion.me(user["token"])).status_code == 401
 
@@ -192,6 +183,6 @@ async def test_redis_restarted_empty_never_lets_a_revoked_token_through(
     for bastion in (second, first, second):
         assert (await bastion.me(user["token"])).status_code == 401
     for bastion in (first, second):
-        await _recover(bastion, clock)
+        await recover_redis(bastion, clock)
         assert (await bastion.me(user["token"])).status_code == 401
     assert len(sink.of_type("redis.recovered")) == len(sink.of_type("redis.fallback"))

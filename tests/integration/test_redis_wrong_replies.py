@@ -11,7 +11,7 @@ import pytest
 from bastion.audit import query
 from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
-from tests.support import Bastion, Clock
+from tests.support import Bastion, Clock, recover_redis
 
 WRONG = {"ok": OK, "integer": INTEGER, "nil": NIL, "wrong_types": WRONG_TYPES, "garbage": GARBAGE}
 # What the fallback entry names: redis-py's own parser reports bytes that are not RESP.
@@ -67,14 +67,6 @@ async def _sign_up_in_and_out(bastion: Bastion, email: str) -> None:
     assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
 
 
-async def _recover(bastion: Bastion, clock: Clock) -> None:
-    clock.advance(6)
-    shared = bastion.services.shared
-    assert shared is not None
-    assert await shared.run(lambda redis: redis.ping()) is None  # still on fallback
-    await shared.settle()
-
-
 @pytest.mark.parametrize("kind", WRONG)
 async def test_a_redis_answering_wrong_to_everything_fails_no_request(
     start, wrong: WrongRedis, kind: str
@@ -100,7 +92,7 @@ async def test_wrong_script_replies_mid_run_fall_back_then_redis_is_used_again(
     await _sign_up_in_and_out(bastion, "user@example.com")
     assert _redis_events(bastion) == [("redis.fallback", "failure", "UnusableReply")]
     wrong.behave()
-    await _recover(bastion, clock)
+    await recover_redis(bastion, clock)
     assert _redis_events(bastion) == [
         ("redis.fallback", "failure", "UnusableReply"),
         ("redis.recovered", "success", None),

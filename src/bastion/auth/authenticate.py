@@ -1,7 +1,10 @@
 """Who is calling: a session token (cookie or bearer) or an ``sk-`` API key.
 
 How a credential travels (cookie or ``Authorization``) is read here; how it is checked
-lives with the token service, the revocation list and the API-key store.
+lives with the token service, the revocation list and the API keys. With Redis, each
+request's shared facts (revoked?, the account's token version, an API key's generation,
+the caller's rate limits) come back in one round trip; while Redis is away or has lost
+its state, the database answers.
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from typing import Literal
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from bastion.auth.api_keys import ApiKeyOutOfScope, ApiKeys, looks_like_api_key, path_allowed
+from bastion.auth.api_keys import (
+    MAX_KEY_LENGTH,
+    ApiKeyOutOfScope,
+    ApiKeyRefused,
+    ApiKeys,
+    LiveKey,
+    hash_key,
+    looks_like_api_key,
+    path_allowed,
+)
 from bastion.auth.revocation import Revocations
 from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
 from bastion.config.reader import RateLimit
@@ -74,6 +86,7 @@ class Authenticator:
         limiter: Limiter,
         user_limit: RateLimit,
         key_limit: RateLimit,
+        key_failure_limit: RateLimit,
         shared: SharedRedis | None = None,
     ) -> None:
         self.tokens = tokens
@@ -86,24 +99,15 @@ class Authenticator:
         self.limiter = limiter
         self.user_limit = user_limit
         self.key_limit = key_limit
+        # Refused API keys per client address, looked at before a key is looked up.
+        self.key_failure_limit = key_failure_limit
         self.shared = shared
 
     async def authenticate(
         self, credential: Credential, raw_path: str, scope: Scope | None = None
     ) -> Principal:
         if credential.via == "bearer" and looks_like_api_key(credential.value):
-            principal = await self._api_key(credential.value, raw_path)
-            await self.limiter.hit(
-                "api_key",
-                [
-                    (self.user_limit, f"user:{principal.user.id}"),
-                    (self.key_limit, f"key:{principal.api_key_id}"),
-                ],
-                scope=scope,
-                user_id=principal.user.id,
-                api_key_id=principal.api_key_id,
-            )
-            return principal
+            return await self._api_key(credential.value, raw_path, scope)
         try:
             claims = self.tokens.verify(credential.value)
         except InvalidToken:
@@ -156,17 +160,92 @@ class Authenticator:
             raise NotAuthenticated("The session has ended.", code="token_revoked")
         return Principal(user=user, via=credential.via, token=claims)
 
-    async def _api_key(self, key: str, raw_path: str) -> Principal:
+    async def _api_key(self, key: str, raw_path: str, scope: Scope | None) -> Principal:
         if not self.api_keys_enabled:
             raise ApiKeysDisabled
-        record = await self.api_keys.authenticate(key)
+        if len(key) > MAX_KEY_LENGTH:
+            raise ApiKeyRefused
+        key_hash = hash_key(key)
+        cached = self.api_keys.cached(key_hash)
+        live = cached or await self._look_up(key_hash, scope)
+        record = live.record
+        limits = [(self.user_limit, f"user:{record.user_id}"), (self.key_limit, f"key:{record.id}")]
+        who = {"user_id": record.user_id, "api_key_id": record.id}
+        user: UserRecord | None
+        if self.shared is not None:
+            held = cached is not None
+            live, user = await self._vouched(self.shared, key_hash, live, held, limits, scope, who)
+        else:
+            # Alone on the database (every change reaches the cache) or no cache at all.
+            await self.limiter.hit("api_key", limits, scope=scope, **who)
+            user = await self.users.get(record.user_id)
+        if not self.api_keys.in_force(key_hash, live):
+            raise ApiKeyRefused
+        self._check_scope(live, raw_path)
+        if user is None or not user.is_active:
+            raise NotAuthenticated("The API key's account is disabled.", code="api_key_invalid")
+        self.api_keys.used(record.id)
+        return Principal(user=user, via="api_key", api_key_id=record.id)
+
+    async def _vouched(
+        self,
+        shared: SharedRedis,
+        key_hash: str,
+        live: LiveKey,
+        held: bool,
+        limits: list[tuple[RateLimit, str]],
+        scope: Scope | None,
+        who: dict[str, str],
+    ) -> tuple[LiveKey, UserRecord | None]:
+        """The key and its owner as Redis vouches for them, else from the database.
+
+        ``held``: ``live`` is this process's cached copy, current only under the
+        generation it was read under.
+        """
+        user_id = live.record.user_id
+        # One round trip: the key's generation, the owner's token version, the limits.
+        now = self.limiter.clock()
+        windows = self.limiter.strategy.windows(limits)
+        check = await shared.run(lambda redis: redis.check_api_key(key_hash, user_id, windows, now))
+        if check is None:
+            await self.limiter.hit("api_key", limits, scope=scope, **who)
+        else:
+            self.limiter.decide("api_key", limits, check.acquired, now, scope=scope, **who)
+            if check.seeded:
+                if held and live.generation != check.generation:
+                    # Changed since it was cached, or never vouched for: read it again.
+                    live = await self._reload(key_hash, check.generation)
+                return live, await self._current_user(user_id, check.version)
+            # Redis lost its state: the database answers until it is seeded again.
+            shared.reseed_soon()
+        if held:  # without Redis's word, a cached copy may be stale
+            live = await self._reload(key_hash, None)
+        return live, await self.users.get(user_id)
+
+    async def _look_up(self, key_hash: str, scope: Scope | None) -> LiveKey:
+        """A key this process does not hold, from the database, if the address may ask."""
+        client = scope.get("client") if scope is not None else None
+        address = str(client[0]) if client else "unknown"
+        failures = [(self.key_failure_limit, f"api_key_failures:{address}")]
+        # Looked at before the database: a flood of made-up keys from one address is
+        # refused here, and costs neither database nor cache what valid callers need.
+        await self.limiter.look("api_key_failures", failures, scope=scope)
+        live = await self.api_keys.load(key_hash)
+        if live is None:
+            await self.limiter.strategy.hit(failures, self.limiter.clock())
+            raise ApiKeyRefused
+        return live
+
+    async def _reload(self, key_hash: str, generation: bytes | None) -> LiveKey:
+        live = await self.api_keys.load(key_hash, generation)
+        if live is None:
+            raise ApiKeyRefused
+        return live
+
+    def _check_scope(self, live: LiveKey, raw_path: str) -> None:
         if self.allowed_endpoints is not None and not path_allowed(
             raw_path, self.allowed_endpoints
         ):
             raise ApiKeyOutOfScope
-        if record.scopes and not path_allowed(raw_path, record.scopes):
+        if live.record.scopes and not path_allowed(raw_path, live.record.scopes):
             raise ApiKeyOutOfScope
-        user = await self.users.get(record.user_id)
-        if user is None or not user.is_active:
-            raise NotAuthenticated("The API key's account is disabled.", code="api_key_invalid")
-        return Principal(user=user, via="api_key", api_key_id=record.id)

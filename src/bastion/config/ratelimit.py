@@ -23,6 +23,7 @@ class RateLimitSettings:
     password_change_rate_limit: RateLimit
     api_rate_limit_user: RateLimit
     api_rate_limit_key: RateLimit
+    api_key_failure_rate_limit_ip: RateLimit
     costly_rate_limit: RateLimit
     web_fetch_rate_limit: RateLimit
     csp_report_rate_limit: RateLimit
@@ -51,6 +52,7 @@ def read_ratelimit(env: EnvReader) -> RateLimitSettings:
         password_change_rate_limit=env.limit("PASSWORD_CHANGE_RATE_LIMIT", "5/15m"),
         api_rate_limit_user=env.limit("API_RATE_LIMIT_USER", "1200/1m"),
         api_rate_limit_key=env.limit("API_RATE_LIMIT_KEY", "600/1m"),
+        api_key_failure_rate_limit_ip=env.limit("API_KEY_FAILURE_RATE_LIMIT_IP", "60/1m"),
         costly_rate_limit=env.limit("COSTLY_RATE_LIMIT", "60/1m"),
         web_fetch_rate_limit=env.limit("WEB_FETCH_RATE_LIMIT", "20/1m"),
         csp_report_rate_limit=env.limit("CSP_REPORT_RATE_LIMIT", "30/1m"),

@@ -51,6 +51,20 @@ class Limiter:
             self.refused(name, decision, scope=scope, **who)
         return decision
 
+    async def look(
+        self,
+        name: str,
+        items: Sequence[tuple[RateLimit, str]],
+        *,
+        scope: Scope | None = None,
+        **who: Any,
+    ) -> Decision:
+        """Raise :class:`RateLimited` if a hit on ``items`` would be refused; count none."""
+        decision = await self.strategy.look(items, self.clock())
+        if not decision.allowed:
+            self.refused(name, decision, scope=scope, **who)
+        return decision
+
     def decide(
         self,
         name: str,

@@ -113,6 +113,23 @@ class SlidingWindowLog:
         """The decision on what a storage answered to :meth:`windows`."""
         return decide(items, acquired, now)
 
+    async def look(self, items: Sequence[tuple[RateLimit, str]], now: float) -> Decision:
+        """Whether a hit on ``items`` would pass, without counting one.
+
+        For limits on failures: look before the costly work, count (:meth:`hit`) only
+        when it failed. Windows of amount 0 are always full, so the storage reports the
+        counts and records nothing, through the one primitive storages provide.
+        """
+        if not items:
+            return UNLIMITED
+        looks = [Window(window.key, 0, window.period) for window in self.windows(items)]
+        acquired = await self.storage.acquire(looks, now)
+        allowed = all(
+            state.count < limit.amount
+            for (limit, _), state in zip(items, acquired.states, strict=True)
+        )
+        return self.decide(items, Acquired(allowed, acquired.states), now)
+
     async def count(self, key: str, amount: int, period: float, now: float, *, record: bool) -> int:
         """Hits under ``key`` in the last ``period``, this one included when ``record``
         is true and there was room under ``amount``.

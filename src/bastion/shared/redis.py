@@ -49,6 +49,17 @@ class TokenCheck:
     acquired: Acquired
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKeyCheck:
+    seeded: bool  # False: Redis lost its state (flushed, restarted); ask the database
+    generation: bytes  # changes whenever the key does: a copy read under another is stale
+    version: int | None  # the owner's token version, None when Redis does not know it
+    acquired: Acquired
+
+
+# How long a key's generation lives unused: a cached copy is read again after that.
+API_KEY_GENERATION_TTL_MS = 24 * 3600 * 1000
+
 # What redis-py's reply parsers raise on a reply of the wrong shape (``+OK`` to SCAN).
 _MISSHAPEN = (ValueError, TypeError, IndexError, KeyError, AttributeError)
 
@@ -119,7 +130,8 @@ class RedisStorage:
             retry=Retry(NoBackoff(), 0),
         )
         self._sources = {
-            name: _script(name) for name in ("acquire", "check_token", "raise_version")
+            name: _script(name)
+            for name in ("acquire", "check_token", "check_api_key", "raise_version")
         }
         self._shas: dict[str, str] = {}
         # SCRIPT LOAD must answer the script's SHA-1: anything else is not Redis.
@@ -200,6 +212,33 @@ class RedisStorage:
             acquired=_acquired(reply[3:], len(windows)),
         )
 
+    async def check_api_key(
+        self, key_hash: str, user_id: str, windows: Sequence[Window], now: float
+    ) -> ApiKeyCheck:
+        keys = [
+            self.key(SEEDED),
+            self.key("akv", key_hash),
+            self.key("tv", user_id),
+            *(self.key(window.key) for window in windows),
+        ]
+        args = [repr(now), hit_token(), API_KEY_GENERATION_TTL_MS]
+        reply = await self._run("check_api_key", keys, [*args, *self._window_args(windows)])
+        reply = _array(reply, 4 + 2 * len(windows))
+        generation = reply[1]
+        if not isinstance(generation, bytes) or not generation:
+            raise UnusableReply(f"Redis answered {_kind(generation)} where a generation was due")
+        version = _integer(reply[2], low=-1)
+        return ApiKeyCheck(
+            seeded=bool(_integer(reply[0], high=1)),
+            generation=generation,
+            version=None if version < 0 else version,
+            acquired=_acquired(reply[3:], len(windows)),
+        )
+
+    async def forget_api_key(self, key_hash: str) -> None:
+        """The key changed in the database: copies cached under its generation are stale."""
+        await self.clear(f"akv:{key_hash}")
+
     async def raise_version(self, user_id: str, version: int) -> None:
         reply = await self._run("raise_version", [self.key("tv", user_id)], [version])
         _integer(reply, low=1, high=1)
@@ -218,10 +257,16 @@ class RedisStorage:
 
         Token versions are dropped rather than copied (they are filled again from the
         database on first use): one written before an outage may be older than the
-        database's. Revocations in force are written with their remaining lifetime.
+        database's. So are API keys' generations: a key changed while this instance could
+        not reach Redis must not be served from another's cache. Revocations in force are
+        written with their remaining lifetime.
         """
         async with self._call(max(self.timeout, 5.0)):
-            stale = [key async for key in self.client.scan_iter(self.key("tv", "*"), count=1000)]
+            stale = [
+                key
+                for pattern in (self.key("tv", "*"), self.key("akv", "*"))
+                async for key in self.client.scan_iter(pattern, count=1000)
+            ]
             for start in range(0, len(stale), 1000):
                 _integer(await self.client.unlink(*stale[start : start + 1000]))
             async with self.client.pipeline(transaction=False) as pipe:

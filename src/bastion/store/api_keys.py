@@ -6,10 +6,11 @@ What a key may do, when it expires and how often its use is written down is deci
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, or_, select, update
 
 from bastion.store.db import Database
 from bastion.store.models import ApiKey
@@ -96,16 +97,37 @@ class ApiKeyStore:
             ).scalar_one_or_none()
             return None if row is None else _record(row)
 
-    async def revoke(self, user_id: str, key_id: str, at: datetime) -> bool:
-        """Revoke the account's key; False when it has no such key not revoked yet."""
-        async with self._db.session() as session, session.begin():
-            result = await session.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-                .values(revoked_at=at)
-            )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    async def revoke(self, user_id: str, key_id: str, at: datetime) -> str | None:
+        """Revoke the account's key: its hash, or None when it has no such key not revoked."""
+        return await self._change(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
 
-    async def touch(self, key_id: str, at: datetime) -> None:
+    async def set_scopes(self, user_id: str, key_id: str, scopes: Sequence[str]) -> str | None:
+        """Replace the path scopes of the account's live key: its hash, or None."""
+        return await self._change(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(scopes=list(scopes))
+        )
+
+    async def _change(self, statement: Update) -> str | None:
         async with self._db.session() as session, session.begin():
-            await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+            return (
+                await session.execute(statement.returning(ApiKey.key_hash))
+            ).scalar_one_or_none()
+
+    async def touch(self, used: Mapping[str, datetime]) -> None:
+        """Write when each key (id -> time) was last used, never moving a time back."""
+        async with self._db.session() as session, session.begin():
+            for key_id, at in used.items():
+                await session.execute(
+                    update(ApiKey)
+                    .where(
+                        ApiKey.id == key_id,
+                        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at),
+                    )
+                    .values(last_used_at=at)
+                )

@@ -211,3 +211,16 @@ async def test_a_window_of_amount_zero_is_a_look_that_records_nothing(storage: S
     assert (await storage.acquire([Window("looked-at", 5, 60.0)], T0 + 1)).allowed
     second = await storage.acquire([look], T0 + 2)
     assert (second.allowed, [(s.count, s.oldest) for s in second.states]) == (False, [(1, T0 + 1)])
+
+
+async def test_a_look_decides_as_a_hit_would_and_counts_nothing(limiter: SlidingWindowLog) -> None:
+    # Limits on failures: look before the costly work, count only what failed.
+    limit = [(parse_limit("2/1m"), "failures")]
+    for _ in range(3):
+        assert (await limiter.look(limit, T0)).allowed
+    await limiter.hit(limit, T0)
+    assert (await limiter.look(limit, T0 + 1)).allowed
+    await limiter.hit(limit, T0 + 2)
+    refused = await limiter.look(limit, T0 + 3)
+    assert not refused.allowed and refused.headers()["Retry-After"] == "57"
+    assert (await limiter.look(limit, T0 + 60)).allowed  # the first failure left the window

@@ -22,6 +22,8 @@ WINDOWS = [Window("rl:5/60:k", 5, 60.0)]
 CALLS: dict[str, Callable[[RedisStorage], Awaitable[Any]]] = {
     "acquire": lambda redis: redis.acquire(WINDOWS, T0),
     "check_token": lambda redis: redis.check_token("jti", "user", WINDOWS, T0),
+    "check_api_key": lambda redis: redis.check_api_key("h" * 64, "user", WINDOWS, T0),
+    "forget_api_key": lambda redis: redis.forget_api_key("h" * 64),
     "raise_version": lambda redis: redis.raise_version("user", 3),
     "mark_revoked": lambda redis: redis.mark_revoked("jti", 60.0),
     "mark_revoked_for_ever": lambda redis: redis.mark_revoked("jti", None),
@@ -33,6 +35,8 @@ CALLS: dict[str, Callable[[RedisStorage], Awaitable[Any]]] = {
 COMMANDS = {
     "acquire": "EVALSHA",
     "check_token": "EVALSHA",
+    "check_api_key": "EVALSHA",
+    "forget_api_key": "DEL",
     "raise_version": "EVALSHA",
     "mark_revoked": "SET",
     "mark_revoked_for_ever": "SET",
@@ -114,6 +118,16 @@ async def test_window_counts_of_the_wrong_sign_or_number_are_refused(
     wrong.answer("EVALSHA", b"*3\r\n:2\r\n:0\r\n$3\r\nnan\r\n")
     with pytest.raises(UnusableReply):
         await storage.acquire(WINDOWS, T0)
+
+
+async def test_an_api_key_generation_that_is_not_a_string_is_refused(
+    storage: RedisStorage, wrong: WrongRedis
+) -> None:
+    windows = b":1\r\n:0\r\n$3\r\n1.5\r\n"
+    for generation in (b":7\r\n", b"$0\r\n\r\n", b"$-1\r\n"):
+        wrong.answer("EVALSHA", b"*6\r\n:1\r\n" + generation + b":-1\r\n" + windows)
+        with pytest.raises(UnusableReply, match="generation"):
+            await storage.check_api_key("h" * 64, "user", WINDOWS, T0)
 
 
 async def test_garbage_on_the_pipelined_connection_fails_its_caller_and_it_reconnects(

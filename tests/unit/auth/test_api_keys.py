@@ -1,14 +1,16 @@
-"""API keys: shown once, stored as a hash, refused when expired, revoked or out of scope."""
+"""API keys: shown once, stored as a hash, refused when expired, revoked or out of scope;
+in use, read from memory, and every change to a key or its owner seen at once."""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 import pytest
 from sqlalchemy import text
 
 from bastion.auth.api_keys import path_allowed
-from tests.support import Bastion, Clock
+from tests.support import Bastion, Clock, client_from, sql_statements
 
 ENABLED = {"ENABLE_API_KEYS": "true", "USER_PERMISSIONS_FEATURES_API_KEYS": "true"}
 
@@ -66,6 +68,7 @@ async def test_several_keys_per_user_each_revocable(start_bastion) -> None:
             "/api/v1/auths/api_key", json={"name": "laptop"}, headers=_auth(user["token"])
         )
     ).json()
+    assert (await bastion.me(first["key"])).status_code == 200  # in use: held in memory
     revoke = await bastion.client.delete(
         f"/api/v1/auths/api_key/{first['id']}", headers=_auth(user["token"])
     )
@@ -85,15 +88,108 @@ async def test_expired_key_is_refused(start_bastion) -> None:
     assert response.status_code == 401 and response.json()["code"] == "api_key_invalid"
 
 
-async def test_last_use_is_recorded(start_bastion) -> None:
-    bastion = await start_bastion(ENABLED)
+async def test_last_use_is_recorded_at_most_once_a_minute(start_bastion) -> None:
+    clock = Clock()
+    bastion = await start_bastion(ENABLED, clock=clock)
     user, created = await _user_with_key(bastion)
     assert created["last_used_at"] is None
+
+    async def last_used() -> float:
+        await bastion.services.api_keys.last_use.flush()  # written off the request path
+        listed = await bastion.client.get("/api/v1/auths/api_key", headers=_auth(user["token"]))
+        return datetime.fromisoformat(listed.json()[0]["last_used_at"]).timestamp()
+
+    first = clock.now
     await bastion.me(created["key"])
-    listed = (
-        await bastion.client.get("/api/v1/auths/api_key", headers=_auth(user["token"]))
-    ).json()
-    assert listed[0]["last_used_at"] is not None
+    assert last_used_equal(await last_used(), first)
+    clock.advance(59)
+    await bastion.me(created["key"])
+    assert last_used_equal(await last_used(), first)
+    clock.advance(1)
+    await bastion.me(created["key"])
+    assert last_used_equal(await last_used(), first + 60)
+
+
+def last_used_equal(stored: float, expected: float) -> bool:
+    return abs(stored - expected) < 1e-5  # the database keeps microseconds
+
+
+async def test_a_key_in_use_costs_no_database_round_trip(start_bastion) -> None:
+    # One worker on its own database sees every write: the cached key is current.
+    bastion = await start_bastion(ENABLED)
+    _, created = await _user_with_key(bastion)
+    assert (await bastion.me(created["key"])).status_code == 200
+    await bastion.services.api_keys.last_use.flush()
+    with sql_statements(bastion) as seen:
+        for _ in range(5):
+            assert (await bastion.me(created["key"])).status_code == 200
+        await bastion.services.api_keys.last_use.flush()
+    assert seen == []
+
+
+async def test_a_rescoped_key_is_refused_at_once(start_bastion) -> None:
+    bastion = await start_bastion(ENABLED)
+    user, created = await _user_with_key(bastion)
+    assert (await bastion.me(created["key"])).status_code == 200
+    await bastion.services.api_keys.set_scopes(user["id"], created["id"], ["/api/models"])
+    refused = await bastion.me(created["key"])
+    assert refused.status_code == 403 and refused.json()["code"] == "api_key_out_of_scope"
+    await bastion.services.api_keys.set_scopes(user["id"], created["id"], ["/api/v1/auths"])
+    assert (await bastion.me(created["key"])).status_code == 200
+
+
+async def test_a_disabled_owners_keys_are_refused_at_once_and_a_new_role_is_seen(
+    start_bastion,
+) -> None:
+    bastion = await start_bastion(ENABLED)
+    user, created = await _user_with_key(bastion)
+    assert (await bastion.me(created["key"])).json()["role"] == "admin"
+    await bastion.services.users.set_active(user["id"], False)
+    refused = await bastion.me(created["key"])
+    assert refused.status_code == 401 and refused.json()["code"] == "api_key_invalid"
+    await bastion.services.users.set_active(user["id"], True)
+    await bastion.services.users.set_role(user["id"], "pending")
+    assert (await bastion.me(created["key"])).json()["role"] == "pending"
+    await bastion.services.users.delete(user["id"])
+    assert (await bastion.me(created["key"])).status_code == 401
+
+
+@pytest.mark.parametrize("change", ["revoke", "rescope", "disable owner"])
+async def test_several_workers_without_redis_refuse_a_changed_key_at_once(
+    start_bastion, change: str
+) -> None:
+    # Workers share no memory and there is no Redis: every use asks the database.
+    first = await start_bastion({**ENABLED, "WORKERS": "2"})
+    second = await start_bastion({**ENABLED, "WORKERS": "2"})
+    user, created = await _user_with_key(first)
+    assert (await second.me(created["key"])).status_code == 200
+    if change == "revoke":
+        await first.services.api_keys.revoke(user["id"], created["id"])
+    elif change == "rescope":
+        await first.services.api_keys.set_scopes(user["id"], created["id"], ["/api/models"])
+    else:
+        await first.services.users.set_active(user["id"], False)
+    refused = await second.me(created["key"])
+    assert refused.status_code == (403 if change == "rescope" else 401)
+    assert second.services.api_keys.cached_count == 0
+
+
+async def test_bogus_keys_are_limited_per_address_before_any_lookup(start_bastion) -> None:
+    bastion = await start_bastion({**ENABLED, "API_KEY_FAILURE_RATE_LIMIT_IP": "2/1m"})
+    _, created = await _user_with_key(bastion)
+    async with client_from(bastion, "203.0.113.7") as flooder:
+        bogus = [f"sk-{i:048x}" for i in range(3)]
+        statuses = [
+            (await flooder.get("/api/v1/auths/", headers=_auth(k))).status_code for k in bogus[:2]
+        ]
+        assert statuses == [401, 401]
+        with sql_statements(bastion) as seen:
+            refused = await flooder.get("/api/v1/auths/", headers=_auth(bogus[2]))
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        assert seen == []
+    async with client_from(bastion, "198.51.100.3") as caller:
+        answer = await caller.get("/api/v1/auths/", headers=_auth(created["key"]))
+        assert answer.status_code == 200
 
 
 async def test_key_scope_refuses_other_paths(start_bastion) -> None:

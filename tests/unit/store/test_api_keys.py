@@ -1,4 +1,4 @@
-"""The API-key rows: found by hash only, listed without the revoked, revoked by the owner."""
+"""The API-key rows: found by hash only, listed without the revoked, changed by the owner."""
 
 from __future__ import annotations
 
@@ -58,20 +58,40 @@ async def test_only_the_owner_revokes_a_key_and_only_once(db: Database, new_user
     store = ApiKeyStore(db)
     owner, other = await new_user("a@example.com"), await new_user("b@example.com")
     await store.add(_key("k1", owner.id), key_hash="h" * 64)
-    assert not await store.revoke(other.id, "k1", T0)
+    assert await store.revoke(other.id, "k1", T0) is None
     assert (await store.by_hash("h" * 64)) == _key("k1", owner.id)
-    assert await store.revoke(owner.id, "k1", T0 + timedelta(minutes=5))
-    assert not await store.revoke(owner.id, "k1", T0 + timedelta(minutes=6))
-    assert not await store.revoke(owner.id, "no-such-key", T0)
+    # The hash comes back: caches keep keys by it.
+    assert await store.revoke(owner.id, "k1", T0 + timedelta(minutes=5)) == "h" * 64
+    assert await store.revoke(owner.id, "k1", T0 + timedelta(minutes=6)) is None
+    assert await store.revoke(owner.id, "no-such-key", T0) is None
     stored = await store.by_hash("h" * 64)
     assert stored is not None and stored.revoked_at == T0 + timedelta(minutes=5)
 
 
-async def test_touch_writes_the_time_of_use(db: Database, new_user: NewUser) -> None:
+async def test_only_the_owner_rescopes_a_live_key(db: Database, new_user: NewUser) -> None:
+    store = ApiKeyStore(db)
+    owner, other = await new_user("a@example.com"), await new_user("b@example.com")
+    await store.add(_key("k1", owner.id), key_hash="h" * 64)
+    assert await store.set_scopes(other.id, "k1", ["/api/models"]) is None
+    assert await store.set_scopes(owner.id, "k1", ["/api/models"]) == "h" * 64
+    assert await store.by_hash("h" * 64) == replace(_key("k1", owner.id), scopes=("/api/models",))
+    await store.revoke(owner.id, "k1", T0)
+    assert await store.set_scopes(owner.id, "k1", []) is None
+
+
+async def test_touch_writes_each_keys_time_of_use_never_back(
+    db: Database, new_user: NewUser
+) -> None:
     store = ApiKeyStore(db)
     user = await new_user("a@example.com")
     await store.add(_key("k1", user.id), key_hash="h" * 64)
-    await store.touch("k1", T0 + timedelta(seconds=90))
+    await store.add(_key("k2", user.id), key_hash="i" * 64)
+    await store.touch({"k1": T0 + timedelta(seconds=90), "k2": T0 + timedelta(seconds=30)})
+    # Another worker's older time, written later, does not move the last use back.
+    await store.touch({"k1": T0 + timedelta(seconds=60)})
     assert await store.by_hash("h" * 64) == replace(
         _key("k1", user.id), last_used_at=T0 + timedelta(seconds=90)
+    )
+    assert await store.by_hash("i" * 64) == replace(
+        _key("k2", user.id), last_used_at=T0 + timedelta(seconds=30)
     )
