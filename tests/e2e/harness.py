@@ -302,6 +302,19 @@ def sign_in_token(api: httpx.Client, email: str, password: str = PASSWORD) -> st
     return str(answer.json()["token"])
 
 
+def create_chat(api: httpx.Client, account: Account, title: str, *texts: str) -> str:
+    """A chat of ``account`` made by the API: ``texts`` as the person's and the model's
+    turns in turn; its id."""
+    messages = [
+        {"id": f"{title}-{n}", "role": "user" if n % 2 == 0 else "assistant", "content": text}
+        for n, text in enumerate(texts)
+    ]
+    chat = {"title": title, "messages": messages}
+    answer = api.post("/api/v1/chats/new", json={"chat": chat}, headers=account.auth)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
+
+
 @pytest.fixture
 def make_user(api: httpx.Client, admin: Account) -> Callable[..., Account]:
     """``make_user(name=..., approved=True)``: a new account (by the API), approved and
