@@ -426,3 +426,7 @@ renderAttachments();
 renderShare();
 await Promise.all([loadModels(model), sidebar.load(), sidebar.loadFolders(), sidebar.loadTags()]);
 els.prompt.focus();
+// The first Markdown drawn on a page costs more (the parser's and the sanitiser's first
+// run): pay it while the page is idle, not when an answer's first word arrives.
+const whenIdle = window.requestIdleCallback ?? ((run) => setTimeout(run, 200));
+whenIdle(() => renderMarkdown(document.createElement("div"), "*a* `b`\n\n```\nc\n```"));
