@@ -10,6 +10,7 @@ Screenshots go under the run's temporary directory (``screenshot``).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 import threading
@@ -55,6 +56,34 @@ document.addEventListener("securitypolicyviolation", (e) => {
     `${e.effectiveDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
 });
 """
+
+
+# The pages scroll inside their main area and sidebar, not as a whole, so a full-page
+# screenshot would stop at the viewport's height. For the picture only, the page grows
+# to its content and then goes back: styles set through the CSSOM from the test, which
+# the CSP allows (unlike style attributes or a <style> element), and nothing the pages
+# themselves ship.
+_UNFOLDED = {
+    "html, body": {"height": "auto"},
+    ".layout": {"min-height": "auto"},
+    ".main, .sidebar": {"overflow": "visible"},
+}
+_UNFOLD = f"""() => {{
+  for (const [selector, styles] of Object.entries({json.dumps(_UNFOLDED)})) {{
+    for (const element of document.querySelectorAll(selector)) {{
+      for (const [name, value] of Object.entries(styles)) {{
+        element.style.setProperty(name, value, "important");
+      }}
+    }}
+  }}
+}}"""
+_FOLD = f"""() => {{
+  for (const [selector, styles] of Object.entries({json.dumps(_UNFOLDED)})) {{
+    for (const element of document.querySelectorAll(selector)) {{
+      for (const name of Object.keys(styles)) element.style.removeProperty(name);
+    }}
+  }}
+}}"""
 
 
 @dataclass
@@ -155,7 +184,11 @@ def screenshot(screenshots: Path, request: pytest.FixtureRequest) -> Callable[[P
 
     def take(page: Page, name: str) -> Path:
         path = screenshots / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.evaluate(_UNFOLD)
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.evaluate(_FOLD)
         return path
 
     return take
