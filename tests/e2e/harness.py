@@ -64,9 +64,12 @@ document.addEventListener("securitypolicyviolation", (e) => {
 # the CSP allows (unlike style attributes or a <style> element), and nothing the pages
 # themselves ship.
 _UNFOLDED = {
-    "html, body": {"height": "auto"},
+    "html": {"height": "auto"},
+    "body": {"height": "auto", "min-height": "100vh"},
     ".layout": {"min-height": "auto"},
     ".main, .sidebar": {"overflow": "visible"},
+    # Sticky to the viewport's first screen otherwise, across the content below it.
+    ".composer": {"position": "static"},
 }
 _UNFOLD = f"""() => {{
   for (const [selector, styles] of Object.entries({json.dumps(_UNFOLDED)})) {{

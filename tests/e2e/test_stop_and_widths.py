@@ -90,7 +90,7 @@ def test_a_screenshot_holds_the_whole_chat_and_leaves_the_page_as_it_was(
     # For the person, the main area still scrolls on its own, and no style was left.
     assert main.evaluate("main => getComputedStyle(main).overflowY") == "auto"
     left = page.evaluate(
-        """() => [...document.querySelectorAll("html, body, .layout, .main, .sidebar")]
+        """() => [...document.querySelectorAll("html, body, .layout, .main, .sidebar, .composer")]
                  .filter((element) => element.style.length).map((element) => element.tagName)"""
     )
     assert left == []

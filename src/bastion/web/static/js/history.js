@@ -201,7 +201,9 @@ export function createHistory({ currentId, onError, onRenamed, onFolders, onTags
       }
     }
     els.foldersSection.hidden = !grouped();
-    els.heading.hidden = !grouped() || !state.folders.length || !loose.length;
+    // Under the folders, the chats in none have a heading of their own.
+    els.heading.hidden = state.chats.length === 0 || (grouped() && !loose.length);
+    els.heading.textContent = state.archived ? "Archived chats" : "Chats";
     const top = state.folders.filter((f) => !f.parent_id || !known.has(f.parent_id));
     els.folders.replaceChildren(...top.map((folder) => folderItem(folder, inside)));
     els.history.replaceChildren(...ordered(loose).map(chatItem));
