@@ -40,8 +40,9 @@ def test_a_chat_is_renamed_and_deleted_from_the_sidebar(
     chats.get_by_role("listitem").filter(has_text="Scratch").hover()
     delete = chats.get_by_role("button", name="Delete Scratch")
     delete.click()
-    # The first press only arms the button: nothing is gone yet.
+    # The first press only arms the button (and says so): nothing is gone yet.
     expect(delete).to_have_text("Confirm delete")
+    expect(page.get_by_role("status").filter(has_text="Press again to delete.")).to_be_visible()
     assert served.query("SELECT count(*) FROM chats WHERE id = ?", gone) == [(1,)]
     delete.click()
     expect(chats.get_by_role("link")).to_have_text(["Letter to <b>Ann</b>"])

@@ -3,9 +3,9 @@
 import { api, request } from "./api.js";
 import { el } from "./admin/dom.js";
 import { createFiling } from "./filing.js";
-import { armed, createHistory } from "./history.js";
+import { createHistory } from "./history.js";
 import { messageElement, renderMarkdown } from "./markdown.js";
-import { showError, toast } from "./shell.js";
+import { armed, showError, toast } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -425,7 +425,8 @@ renderMessages();
 renderAttachments();
 renderShare();
 await Promise.all([loadModels(model), sidebar.load(), sidebar.loadFolders(), sidebar.loadTags()]);
-els.prompt.focus();
+// Into the message box, unless the person has already gone somewhere else meanwhile.
+if (document.activeElement === document.body || document.activeElement === null) els.prompt.focus();
 // The first Markdown drawn on a page costs more (the parser's and the sanitiser's first
 // run): pay it while the page is idle, not when an answer's first word arrives.
 const whenIdle = window.requestIdleCallback ?? ((run) => setTimeout(run, 200));

@@ -3,29 +3,12 @@
 // own text: they go in as text only.
 import { api } from "./api.js";
 import { el } from "./admin/dom.js";
+import { armed } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
 
 // open-webui's tag id: the name in lower case, "_" for spaces (as the API computes it).
 export const tagId = (name) => name.replaceAll(" ", "_").toLowerCase();
-
-// A destructive button asks twice: the first press arms it for five seconds.
-export function armed(button, label, action) {
-  button.addEventListener("click", () => {
-    if (button.dataset.armed !== "true") {
-      button.dataset.armed = "true";
-      button.textContent = "Confirm delete";
-      clearTimeout(button.disarm);
-      button.disarm = setTimeout(() => {
-        button.dataset.armed = "false";
-        button.textContent = label;
-      }, 5000);
-      return;
-    }
-    clearTimeout(button.disarm);
-    action();
-  });
-}
 
 function actionButton(text, name, onClick) {
   const button = el("button", { type: "button", className: "icon-button", "aria-label": `${text} ${name}` }, text);
