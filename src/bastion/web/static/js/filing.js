@@ -20,7 +20,7 @@ export function createFiling({ onError, onChange }) {
   function renderTags() {
     els.tags.replaceChildren(
       ...state.tags.map((tag) => {
-        const remove = el("button", { type: "button", className: "tag-remove", "aria-label": `Remove tag ${tag.name}` }, "×");
+        const remove = el("button", { type: "button", className: "chat-tag-remove", "aria-label": `Remove tag ${tag.name}` }, "×");
         remove.addEventListener("click", async () => {
           try {
             state.tags = await request("DELETE", `${path()}/tags`, { name: tag.name });
@@ -31,7 +31,7 @@ export function createFiling({ onError, onChange }) {
             onError(failure);
           }
         });
-        return el("li", { className: "tag" }, el("span", {}, tag.name), remove);
+        return el("li", { className: "chat-tag" }, el("span", {}, tag.name), remove);
       }),
     );
   }
