@@ -299,3 +299,8 @@ def serve(
 def openai_app() -> FakeUpstream:
     """For ``uvicorn --factory tests.fake_upstreams:openai_app`` (the benchmark)."""
     return FakeUpstream("openai")
+
+
+def paced_openai_app() -> FakeUpstream:
+    """The same with the browser tests' paced streams (``bench/ui_page.py``)."""
+    return FakeUpstream("openai", paced=True)

@@ -10,6 +10,7 @@ Screenshots go under the run's temporary directory (``screenshot``).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 import threading
@@ -55,6 +56,37 @@ document.addEventListener("securitypolicyviolation", (e) => {
     `${e.effectiveDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
 });
 """
+
+
+# The pages scroll inside their main area and sidebar, not as a whole, so a full-page
+# screenshot would stop at the viewport's height. For the picture only, the page grows
+# to its content and then goes back: styles set through the CSSOM from the test, which
+# the CSP allows (unlike style attributes or a <style> element), and nothing the pages
+# themselves ship.
+_UNFOLDED = {
+    "html": {"height": "auto"},
+    "body": {"height": "auto", "min-height": "100vh"},
+    ".layout": {"min-height": "auto"},
+    ".main, .sidebar": {"overflow": "visible"},
+    # Sticky to the viewport's first screen otherwise, across the content below it.
+    ".composer": {"position": "static"},
+}
+_UNFOLD = f"""() => {{
+  for (const [selector, styles] of Object.entries({json.dumps(_UNFOLDED)})) {{
+    for (const element of document.querySelectorAll(selector)) {{
+      for (const [name, value] of Object.entries(styles)) {{
+        element.style.setProperty(name, value, "important");
+      }}
+    }}
+  }}
+}}"""
+_FOLD = f"""() => {{
+  for (const [selector, styles] of Object.entries({json.dumps(_UNFOLDED)})) {{
+    for (const element of document.querySelectorAll(selector)) {{
+      for (const name of Object.keys(styles)) element.style.removeProperty(name);
+    }}
+  }}
+}}"""
 
 
 @dataclass
@@ -156,7 +188,11 @@ def screenshot(screenshots: Path, request: pytest.FixtureRequest) -> Callable[[P
 
     def take(page: Page, name: str) -> Path:
         path = screenshots / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.evaluate(_UNFOLD)
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.evaluate(_FOLD)
         return path
 
     return take
@@ -301,6 +337,19 @@ def sign_in_token(api: httpx.Client, email: str, password: str = PASSWORD) -> st
     answer = api.post("/api/v1/auths/signin", json={"email": email, "password": password})
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
+
+
+def create_chat(api: httpx.Client, account: Account, title: str, *texts: str) -> str:
+    """A chat of ``account`` made by the API: ``texts`` as the person's and the model's
+    turns in turn; its id."""
+    messages = [
+        {"id": f"{title}-{n}", "role": "user" if n % 2 == 0 else "assistant", "content": text}
+        for n, text in enumerate(texts)
+    ]
+    chat = {"title": title, "messages": messages}
+    answer = api.post("/api/v1/chats/new", json={"chat": chat}, headers=account.auth)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
 
 
 @pytest.fixture

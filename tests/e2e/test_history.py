@@ -1,4 +1,5 @@
-"""The history sidebar: search over titles and messages, pinning and archiving."""
+"""The history sidebar: rename and delete, search over titles and messages, pinning and
+archiving."""
 
 from __future__ import annotations
 
@@ -7,14 +8,48 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.harness import Account, Served
+from tests.e2e.harness import Account, Served, create_chat
 
 
-def _chat(api: httpx.Client, account: Account, title: str, text: str) -> str:
-    chat = {"title": title, "messages": [{"id": title, "role": "user", "content": text}]}
-    answer = api.post("/api/v1/chats/new", json={"chat": chat}, headers=account.auth)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["id"])
+def test_a_chat_is_renamed_and_deleted_from_the_sidebar(
+    api: httpx.Client,
+    served: Served,
+    make_user: Callable[..., Account],
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    user = make_user("Rhea Rename")
+    kept = create_chat(api, user, "Draft", "First words")
+    gone = create_chat(api, user, "Scratch", "Throw this away")
+    page = new_context(account=user).new_page()
+    page.goto("/")
+    chats = page.get_by_role("list", name="Chats")
+    expect(chats.get_by_role("link")).to_have_text(["Scratch", "Draft"])
+
+    # From the keyboard: focus brings a row's actions into sight.
+    chats.get_by_role("button", name="Rename Draft").focus()
+    page.keyboard.press("Enter")
+    title = chats.get_by_role("textbox", name="New title")
+    expect(title).to_be_focused()
+    title.fill("Letter to <b>Ann</b>")
+    title.press("Enter")
+    expect(chats.get_by_role("link")).to_have_text(["Letter to <b>Ann</b>", "Scratch"])
+    page.reload()
+    expect(chats.get_by_role("link")).to_have_text(["Letter to <b>Ann</b>", "Scratch"])
+    assert served.query("SELECT title FROM chats WHERE id = ?", kept) == [("Letter to <b>Ann</b>",)]
+
+    chats.get_by_role("listitem").filter(has_text="Scratch").hover()
+    delete = chats.get_by_role("button", name="Delete Scratch")
+    delete.click()
+    # The first press only arms the button (and says so): nothing is gone yet.
+    expect(delete).to_have_text("Confirm delete")
+    expect(page.get_by_role("status").filter(has_text="Press again to delete.")).to_be_visible()
+    assert served.query("SELECT count(*) FROM chats WHERE id = ?", gone) == [(1,)]
+    delete.click()
+    expect(chats.get_by_role("link")).to_have_text(["Letter to <b>Ann</b>"])
+    assert served.query("SELECT count(*) FROM chats WHERE id = ?", gone) == [(0,)]
+    assert api.get(f"/api/v1/chats/{gone}", headers=user.auth).status_code == 404
+    page.reload()
+    expect(chats.get_by_role("link")).to_have_text(["Letter to <b>Ann</b>"])
 
 
 def test_search_finds_message_text_and_pinned_and_archived_chats_move(
@@ -25,8 +60,8 @@ def test_search_finds_message_text_and_pinned_and_archived_chats_move(
     screenshot,
 ) -> None:
     user = make_user("Hal History")
-    trip = _chat(api, user, "Trip", "Which museums open on Monday?")
-    _chat(api, user, "Budget", "Numbers for <b>March</b>")
+    trip = create_chat(api, user, "Trip", "Which museums open on Monday?")
+    create_chat(api, user, "Budget", "Numbers for <b>March</b>")
     page = new_context(account=user).new_page()
     page.goto("/")
     chats = page.get_by_role("list", name="Chats")

@@ -1,14 +1,17 @@
-"""Stop ends a stream at the upstream too; the pages hold at laptop and phone widths."""
+"""Stop ends a stream at the upstream too; the pages hold at laptop and phone widths; a
+screenshot holds the whole page."""
 
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.harness import ENDLESS, Account, Served
+from tests.e2e.harness import ENDLESS, WIDTHS, Account, Served, create_chat
 
 
 def test_stop_ends_a_slow_stream_and_the_upstream_sees_the_disconnect(
@@ -63,3 +66,32 @@ def test_pages_have_no_csp_violation_or_console_error(
     pending.goto("/pending")
     expect(pending.get_by_role("heading", name="Waiting for approval")).to_be_visible()
     screenshot(pending, f"pending-{width}")
+
+
+def test_a_screenshot_holds_the_whole_chat_and_leaves_the_page_as_it_was(
+    api: httpx.Client,
+    make_user: Callable[..., Account],
+    new_context: Callable[..., BrowserContext],
+    screenshot,
+) -> None:
+    user = make_user("Lou Long")
+    chat_id = create_chat(api, user, "Long", *(f"Line {n}\n\nmore\n\nmore" for n in range(30)))
+    page = new_context(account=user).new_page()
+    page.goto(f"/c/{chat_id}")
+    expect(page.get_by_text("Line 29")).to_be_attached()
+    main = page.get_by_role("main")
+    scrolled = main.evaluate("main => main.scrollHeight")
+    assert scrolled > WIDTHS["laptop"]["height"]
+    png = screenshot(page, "long-chat").read_bytes()
+    # The PNG's own header: width and height, big-endian, after the signature and IHDR.
+    width, height = struct.unpack(">II", png[16:24])
+    assert width == WIDTHS["laptop"]["width"]
+    assert height >= scrolled
+    # For the person, the main area still scrolls on its own, and no style was left.
+    assert main.evaluate("main => getComputedStyle(main).overflowY") == "auto"
+    left = page.evaluate(
+        """() => [...document.querySelectorAll("html, body, .layout, .main, .sidebar, .composer")]
+                 .filter((element) => element.style.length).map((element) => element.tagName)"""
+    )
+    assert left == []
+    assert main.evaluate("main => main.scrollHeight") == scrolled

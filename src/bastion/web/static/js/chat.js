@@ -1,7 +1,11 @@
-// The chat page: models, streaming answers, history, sharing and attachments.
+// The chat page: models, streaming answers, editing or deleting one message, sharing and
+// attachments; the sidebar (history.js) and the chat's tags and folder (filing.js).
 import { api, request } from "./api.js";
+import { el } from "./admin/dom.js";
+import { createFiling } from "./filing.js";
+import { createHistory } from "./history.js";
 import { messageElement, renderMarkdown } from "./markdown.js";
-import { showError, toast } from "./shell.js";
+import { armed, showError, toast } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -15,10 +19,6 @@ const els = {
   stop: $("stop"),
   regenerate: $("regenerate"),
   error: $("chat-error"),
-  history: $("history"),
-  historyStatus: $("history-status"),
-  search: $("history-search"),
-  archived: $("history-archived"),
   share: $("share"),
   sharePanel: $("share-panel"),
   shareLink: $("share-link"),
@@ -32,10 +32,8 @@ const state = {
   messages: [],
   files: [],
   shareId: null,
-  chats: [],
-  archived: false, // the sidebar lists the archived chats instead of the others
-  historyRequest: 0,
   controller: null,
+  editing: null, // the id of the message whose text is being edited
 };
 
 const newId = () => crypto.randomUUID();
@@ -46,14 +44,95 @@ function setError(failure) {
 }
 
 function setStreaming(on) {
+  // A message is not edited or deleted while an answer is on its way.
+  els.messages.classList.toggle("busy", on);
   els.stop.hidden = !on;
   els.send.disabled = on;
   els.regenerate.hidden = on || !state.messages.some((m) => m.role === "assistant");
 }
 
+// --- one message: edit its text, or delete it ----------------------------------------
+
+function replaceMessages(chat) {
+  state.messages = Array.isArray(chat.chat?.messages) ? chat.chat.messages : [];
+  state.editing = null;
+  renderMessages();
+}
+
+const messagePath = (message) =>
+  `/api/v1/chats/${encodeURIComponent(state.id)}/messages/${encodeURIComponent(message.id)}`;
+
+function focusAction(label) {
+  els.messages.querySelector(`button[aria-label="${CSS.escape(label)}"]`)?.focus();
+}
+
+function messageActions(message, n) {
+  const edit = el("button", { type: "button", className: "icon-button", "aria-label": `Edit message ${n}` }, "Edit");
+  edit.addEventListener("click", () => {
+    if (state.controller) return;
+    state.editing = message.id;
+    renderMessages();
+    els.messages.querySelector(".message-edit textarea")?.focus();
+  });
+  const remove = el("button", { type: "button", className: "icon-button", "aria-label": `Delete message ${n}` }, "Delete");
+  armed(remove, "Delete", async () => {
+    if (state.controller) return;
+    try {
+      replaceMessages(await api.del(messagePath(message)));
+      els.prompt.focus();
+    } catch (failure) {
+      setError(failure);
+    }
+  });
+  return el("div", { className: "message-actions" }, edit, remove);
+}
+
+function editForm(message, n) {
+  const text = el("textarea", { rows: 4, "aria-label": `Text of message ${n}` });
+  text.value = typeof message.content === "string" ? message.content : "";
+  const cancel = el("button", { type: "button", className: "button secondary" }, "Cancel");
+  const form = el("form", { className: "message-edit" }, text,
+    el("div", { className: "dialog-actions" }, cancel, el("button", { type: "submit", className: "button" }, "Save")));
+  const close = () => {
+    state.editing = null;
+    renderMessages();
+    focusAction(`Edit message ${n}`);
+  };
+  cancel.addEventListener("click", close);
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.stopPropagation();
+      close();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      replaceMessages(await api.post(messagePath(message), { content: text.value }));
+      setError(null);
+      focusAction(`Edit message ${n}`);
+    } catch (failure) {
+      setError(failure);
+    }
+  });
+  return form;
+}
+
+function messageView(message, index) {
+  const article = messageElement(message);
+  // Only a stored chat's messages, each with its id, can be changed one by one.
+  if (state.id === null || typeof message.id !== "string") return article;
+  const n = index + 1;
+  if (message.id === state.editing) {
+    article.classList.add("editing");
+    article.querySelector(".content").replaceWith(editForm(message, n));
+  } else article.append(messageActions(message, n));
+  return article;
+}
+
 function renderMessages() {
   els.empty.hidden = state.messages.length > 0;
-  els.messages.replaceChildren(els.empty, ...state.messages.map(messageElement));
+  els.messages.replaceChildren(els.empty, ...state.messages.map(messageView));
   els.regenerate.hidden = state.controller !== null || !state.messages.some((m) => m.role === "assistant");
   els.share.disabled = state.id === null;
 }
@@ -101,164 +180,27 @@ async function save() {
     const created = await api.post("/api/v1/chats/new", { chat: chatBody(), title: state.title });
     state.id = created.id;
     window.history.replaceState(null, "", `/c/${encodeURIComponent(created.id)}`);
+    filing.setChat(created);
   } else {
     await api.post(`/api/v1/chats/${encodeURIComponent(state.id)}`, { chat: chatBody() });
   }
-  await loadHistory();
+  await sidebar.load();
 }
 
-// --- history sidebar -------------------------------------------------------------
+const sidebar = createHistory({
+  currentId: () => state.id,
+  onError: setError,
+  onRenamed: (title) => {
+    state.title = title;
+  },
+  onFolders: (folders) => filing.setFolders(folders),
+  onTags: (tags) => filing.setKnownTags(tags),
+});
 
-function historyItem(chat) {
-  const item = document.createElement("li");
-  if (chat.id === state.id) item.classList.add("current");
-  const link = document.createElement("a");
-  link.href = `/c/${encodeURIComponent(chat.id)}`;
-  link.textContent = chat.title || "New Chat";
-  if (chat.id === state.id) link.setAttribute("aria-current", "page");
-  const rename = document.createElement("button");
-  rename.type = "button";
-  rename.className = "icon-button";
-  rename.textContent = "Rename";
-  rename.setAttribute("aria-label", `Rename ${chat.title}`);
-  rename.addEventListener("click", () => startRename(item, chat));
-  const remove = document.createElement("button");
-  remove.type = "button";
-  remove.className = "icon-button";
-  remove.textContent = "Delete";
-  remove.setAttribute("aria-label", `Delete ${chat.title}`);
-  remove.addEventListener("click", () => confirmDelete(remove, chat));
-  const pin = flagButton(chat, "pin", chat.pinned ? "Unpin" : "Pin");
-  const archive = flagButton(chat, "archive", chat.archived ? "Unarchive" : "Archive");
-  if (chat.pinned) {
-    item.classList.add("pinned");
-    const mark = document.createElement("span");
-    mark.className = "pin-mark";
-    mark.textContent = "Pinned";
-    item.append(mark);
-  }
-  item.prepend(link);
-  // A row of their own under the title: beside it, four buttons left it one letter.
-  const actions = document.createElement("span");
-  actions.className = "history-actions";
-  actions.append(pin, archive, rename, remove);
-  item.append(actions);
-  return item;
-}
-
-// Pin and archive are open-webui's toggles: the same call turns the flag back.
-function flagButton(chat, action, label) {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "icon-button";
-  button.textContent = label;
-  button.setAttribute("aria-label", `${label} ${chat.title}`);
-  button.addEventListener("click", async () => {
-    try {
-      await api.post(`/api/v1/chats/${encodeURIComponent(chat.id)}/${action}`, {});
-      await loadHistory();
-    } catch (failure) {
-      setError(failure);
-    }
-  });
-  return button;
-}
-
-function startRename(item, chat) {
-  const form = document.createElement("form");
-  const input = document.createElement("input");
-  input.value = chat.title;
-  input.maxLength = 500;
-  input.setAttribute("aria-label", "New title");
-  form.append(input);
-  item.replaceChildren(form);
-  input.focus();
-  input.select();
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") {
-      event.stopPropagation();
-      renderHistory();
-    }
-  });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const title = input.value.trim();
-    if (!title) return;
-    try {
-      await api.post(`/api/v1/chats/${encodeURIComponent(chat.id)}`, { title });
-      if (chat.id === state.id) state.title = title;
-      await loadHistory();
-    } catch (failure) {
-      setError(failure);
-    }
-  });
-}
-
-function confirmDelete(button, chat) {
-  if (button.dataset.armed !== "true") {
-    button.dataset.armed = "true";
-    button.textContent = "Confirm delete";
-    setTimeout(() => {
-      button.dataset.armed = "false";
-      button.textContent = "Delete";
-    }, 5000);
-    return;
-  }
-  api
-    .del(`/api/v1/chats/${encodeURIComponent(chat.id)}`)
-    .then(() => {
-      if (chat.id === state.id) window.location.assign("/");
-      else return loadHistory();
-    })
-    .catch(setError);
-}
-
-function renderHistory() {
-  // Pinned chats first, each group newest first as the API answered.
-  const shown = [...state.chats].sort((a, b) => Number(b.pinned) - Number(a.pinned));
-  els.history.replaceChildren(...shown.map(historyItem));
-  els.historyStatus.hidden = shown.length > 0;
-  if (els.search.value.trim()) els.historyStatus.textContent = "No chat matches.";
-  else if (state.archived) els.historyStatus.textContent = "No archived chats.";
-  else els.historyStatus.textContent = "No chats yet.";
-}
-
-function historyPath() {
-  const text = els.search.value.trim();
-  if (state.archived) return "/api/v1/chats/archived?limit=500";
-  if (text) return `/api/v1/chats/search?limit=500&text=${encodeURIComponent(text)}`;
-  return "/api/v1/chats/?limit=500";
-}
-
-async function loadHistory() {
-  // Only the answer to the latest request is shown: typing fast sends several.
-  const request = ++state.historyRequest;
-  try {
-    const answer = await api.get(historyPath());
-    if (request !== state.historyRequest) return;
-    state.chats = answer.chats;
-    renderHistory();
-  } catch (failure) {
-    if (request !== state.historyRequest) return;
-    els.historyStatus.hidden = false;
-    els.historyStatus.textContent = failure.message;
-  }
-}
-
-let searchTimer = null;
-function searchSoon() {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(loadHistory, 250);
-}
-
-function toggleArchived() {
-  state.archived = !state.archived;
-  els.archived.setAttribute("aria-pressed", String(state.archived));
-  els.archived.textContent = state.archived ? "All chats" : "Archived chats";
-  els.search.disabled = state.archived;
-  els.history.setAttribute("aria-label", state.archived ? "Archived chats" : "Chats");
-  loadHistory();
-}
+const filing = createFiling({
+  onError: setError,
+  onChange: () => Promise.all([sidebar.load(), sidebar.loadTags()]),
+});
 
 // --- models and the chat itself --------------------------------------------------
 
@@ -285,6 +227,7 @@ async function loadChat() {
   if (state.id === null) return null;
   try {
     const chat = await api.get(`/api/v1/chats/${encodeURIComponent(state.id)}`);
+    filing.setChat(chat);
     state.title = chat.title;
     state.messages = Array.isArray(chat.chat?.messages) ? chat.chat.messages : [];
     state.files = Array.isArray(chat.chat?.files) ? chat.chat.files : [];
@@ -464,8 +407,6 @@ document.addEventListener("keydown", (event) => {
 });
 els.stop.addEventListener("click", stop);
 els.regenerate.addEventListener("click", regenerate);
-els.search.addEventListener("input", searchSoon);
-els.archived.addEventListener("click", toggleArchived);
 els.share.addEventListener("click", share);
 $("share-revoke").addEventListener("click", revokeShare);
 $("share-copy").addEventListener("click", async () => {
@@ -483,5 +424,10 @@ const model = await loadChat();
 renderMessages();
 renderAttachments();
 renderShare();
-await Promise.all([loadModels(model), loadHistory()]);
-els.prompt.focus();
+await Promise.all([loadModels(model), sidebar.load(), sidebar.loadFolders(), sidebar.loadTags()]);
+// Into the message box, unless the person has already gone somewhere else meanwhile.
+if (document.activeElement === document.body || document.activeElement === null) els.prompt.focus();
+// The first Markdown drawn on a page costs more (the parser's and the sanitiser's first
+// run): pay it while the page is idle, not when an answer's first word arrives.
+const whenIdle = window.requestIdleCallback ?? ((run) => setTimeout(run, 200));
+whenIdle(() => renderMarkdown(document.createElement("div"), "*a* `b`\n\n```\nc\n```"));

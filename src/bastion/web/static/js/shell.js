@@ -1,4 +1,5 @@
-// What every page shares: sign-out, the sidebar on narrow screens, short notices.
+// What every page shares: sign-out, the sidebar on narrow screens, short notices, and
+// buttons that ask twice.
 import { signOut } from "./api.js";
 
 export function toast(message) {
@@ -15,6 +16,26 @@ export function toast(message) {
 export function showError(element, error) {
   element.textContent = error instanceof Error ? error.message : String(error);
   element.hidden = false;
+}
+
+// A destructive button asks twice: the first press arms it for five seconds (and says
+// so in the notice, which screen readers announce; the button keeps its name).
+export function armed(button, label, action) {
+  button.addEventListener("click", () => {
+    if (button.dataset.armed !== "true") {
+      button.dataset.armed = "true";
+      button.textContent = "Confirm delete";
+      toast("Press again to delete.");
+      clearTimeout(button.disarm);
+      button.disarm = setTimeout(() => {
+        button.dataset.armed = "false";
+        button.textContent = label;
+      }, 5000);
+      return;
+    }
+    clearTimeout(button.disarm);
+    action();
+  });
 }
 
 function bind() {

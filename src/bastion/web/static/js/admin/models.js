@@ -12,7 +12,7 @@ function card(model, access, users, index) {
   const boxes = users.map((user) =>
     el(
       "label",
-      { className: "check" },
+      { className: "person-choice" },
       el("input", { type: "checkbox", value: user.id, checked: allowed.has(user.id) }),
       ` ${user.name} `,
       el("span", { className: "mono hint" }, user.email),
