@@ -152,6 +152,20 @@ def browser_like_client(app: FastAPI, base_url: str = "http://testserver") -> ht
 StartBastion = Callable[..., Awaitable[Bastion]]
 
 
+async def spare_admin(bastion: Bastion) -> None:
+    """A second administrator, so that a test may disable or demote the first: the last
+    active administrator is never taken away."""
+    if await bastion.services.users.by_email("spare-admin@example.com") is not None:
+        return
+    await bastion.services.users.create(
+        email="spare-admin@example.com",
+        name="Spare admin",
+        password_hash="unused",
+        role="admin",
+        first_is_admin=False,
+    )
+
+
 @pytest.fixture
 def cheap_hasher() -> CountingHasher:
     return CountingHasher()

@@ -13,7 +13,14 @@ from bastion.audit.events import MemorySink
 from bastion.shared.redis import RedisStorage
 from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
-from tests.support import Bastion, Clock, client_from, recover_redis, sql_statements
+from tests.support import (
+    Bastion,
+    Clock,
+    client_from,
+    recover_redis,
+    spare_admin,
+    sql_statements,
+)
 
 # A loaded machine must not trip the breaker where no fault is meant: a generous timeout.
 REDIS = {"REDIS_TIMEOUT": "2s", "REDIS_RETRY_INTERVAL": "5s", "ENABLE_API_KEYS": "true"}
@@ -46,7 +53,8 @@ def start(start_bastion, clock: Clock, sink: MemorySink):
 
 
 async def _owner_with_key(bastion: Bastion, **form: object) -> tuple[dict, dict]:
-    user = await bastion.signup("owner@example.com")
+    user = await bastion.signup("owner@example.com")  # the first account: an admin
+    await spare_admin(bastion)
     created = await bastion.client.post(
         "/api/v1/auths/api_key", json={"name": "ci", **form}, headers=_auth(user["token"])
     )

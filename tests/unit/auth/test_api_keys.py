@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bastion.auth.api_keys import path_allowed
-from tests.support import Bastion, Clock, client_from, sql_statements
+from tests.support import Bastion, Clock, client_from, spare_admin, sql_statements
 
 ENABLED = {"ENABLE_API_KEYS": "true", "USER_PERMISSIONS_FEATURES_API_KEYS": "true"}
 
@@ -20,7 +20,8 @@ def _auth(token: str) -> dict[str, str]:
 
 
 async def _user_with_key(bastion: Bastion, **form: object) -> tuple[dict, dict]:
-    user = await bastion.signup("owner@example.com")
+    user = await bastion.signup("owner@example.com")  # the first account: an admin
+    await spare_admin(bastion)
     response = await bastion.client.post(
         "/api/v1/auths/api_key", json={"name": "ci", **form}, headers=_auth(user["token"])
     )
