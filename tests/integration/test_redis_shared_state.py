@@ -165,7 +165,7 @@ async def test_hung_redis_costs_at_most_its_timeout_and_is_left_until_it_answers
     try:
         assert (await bastion.me(user["token"])).status_code == 200  # waits 200 ms, once
         assert len(sink.of_type("redis.fallback")) == 1
-        await _signout(bastion, user["token"])  # written to the database only
+        await _signout(bastion, user["token"])  # the database has it; the hung Redis misses it
         assert (await bastion.me(user["token"])).status_code == 401
         clock.advance(6)
         await bastion.me(user["token"])  # the probe times out in the background
