@@ -2,7 +2,7 @@
 two workers each on one PostgreSQL and one redis-server, a fake model upstream in a
 process of its own, and nginx (``nginx.py``) in front.
 
-Each server runs in a session of its own, so that it is killed with its workers in one
+Each server runs in a process group of its own, so that it is killed with its workers in one
 signal and the CPU time of its whole tree can be read from ``/proc``. The tests in this
 directory and ``bench/deploy.py`` build the same stack from here.
 """
@@ -51,7 +51,7 @@ def upstream_app() -> ASGIApp:
 
 
 class Server:
-    """A server process with its workers, in a session (process group) of its own."""
+    """A server process with its workers, in a process group of its own."""
 
     def __init__(
         self, command: list[str], env: dict[str, str], port: int, log: Path, probe: str
