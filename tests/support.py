@@ -205,9 +205,8 @@ async def bastion(start_bastion: StartBastion) -> Bastion:
     return await start_bastion()
 
 
-@pytest.fixture
-def postgres_database(postgres_url: str) -> str:
-    """A database of its own for one test, on the session's PostgreSQL server."""
+def create_database(postgres_url: str) -> str:
+    """A new, empty database on the server of ``postgres_url``; its URL."""
     import secrets
 
     import psycopg
@@ -221,3 +220,9 @@ def postgres_database(postgres_url: str) -> str:
     ) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     return server.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> str:
+    """A database of its own for one test, on the session's PostgreSQL server."""
+    return create_database(postgres_url)

@@ -156,7 +156,7 @@ async def test_hung_redis_costs_at_most_its_timeout_and_is_left_until_it_answers
     try:
         assert (await bastion.me(user["token"])).status_code == 200  # waits 200 ms, once
         assert len(sink.of_type("redis.fallback")) == 1
-        await _signout(bastion, user["token"])  # written to the database only
+        await _signout(bastion, user["token"])  # the database has it; the hung Redis misses it
         assert (await bastion.me(user["token"])).status_code == 401
         clock.advance(6)
         await bastion.me(user["token"])  # the probe times out in the background
@@ -169,6 +169,27 @@ async def test_hung_redis_costs_at_most_its_timeout_and_is_left_until_it_answers
     await recover_redis(bastion, clock)
     assert len(sink.of_type("redis.recovered")) == 1
     assert (await bastion.me(user["token"])).status_code == 401
+
+
+async def test_signed_out_where_redis_was_slow_is_refused_where_it_is_trusted(
+    start, redis_process: RedisServer, sink: MemorySink
+) -> None:
+    first = await start(redis_process.url)
+    second = await start(redis_process.url)
+    user = await first.signup("user@example.com")
+    assert (await second.me(user["token"])).status_code == 200
+    redis_process.pause()
+    try:
+        # One slow reply: the first instance leaves Redis for its retry interval.
+        assert (await first.me(user["token"])).status_code == 200
+    finally:
+        redis_process.resume()
+    assert len(sink.of_type("redis.fallback")) == 1
+    await _signout(first, user["token"])
+    # The second never saw Redis fail and still trusts it: the revocation must be there.
+    assert redis_process.command("EXISTS", f"bastion:revoked:{_jti(first, user)}") == ":1"
+    refused = await second.me(user["token"])
+    assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
 
 
 async def test_redis_restarted_empty_never_lets_a_revoked_token_through(

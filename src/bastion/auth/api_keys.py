@@ -166,8 +166,9 @@ class ApiKeys:
         self._changes += 1
         self.forget(key_hash)
         if self._shared is not None:
-            # The database has the change; Redis tells every other worker and instance.
-            await self._shared.run(lambda redis: redis.forget_api_key(key_hash))
+            # The database has the change; Redis tells every other worker and instance,
+            # sent even while this process's breaker is open (see SharedRedis.publish).
+            await self._shared.publish(lambda redis: redis.forget_api_key(key_hash))
 
     @property
     def cached_count(self) -> int:

@@ -76,7 +76,7 @@ class Revocations:
             self._cache[jti] = _NEVER if expires_at is None else float(expires_at)
         if self._shared is not None:
             ttl = None if expires_at is None else expires_at - self._clock()
-            await self._shared.run(lambda redis: redis.mark_revoked(jti, ttl))
+            await self._shared.publish(lambda redis: redis.mark_revoked(jti, ttl))
 
     async def prune(self) -> int:
         """Forget revocations of tokens that have expired since: they are refused anyway."""

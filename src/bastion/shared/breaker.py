@@ -69,6 +69,20 @@ class SharedRedis:
             self._trip(exc)
             return None
 
+    async def publish(self, operation: Callable[[RedisStorage], Awaitable[None]]) -> bool:
+        """A write that other workers and instances rely on (a revocation, a new token
+        version), sent even while this process's breaker is open: they may still be
+        reading Redis, seeded and trusted, while this process gave up on it after one slow
+        reply, and would accept a signed-out token until this one re-seeds. A Redis that
+        is down refuses at once, and then every process is on the database anyway."""
+        try:
+            await operation(self.redis)
+        except REDIS_FAULTS as exc:
+            self._trip(exc)
+            log.warning("Redis missed a write the other processes rely on (%s)", type(exc).__name__)
+            return False
+        return True
+
     def reseed_soon(self) -> None:
         """Redis answered but has lost its state (flushed, restarted): seed it again."""
         if self._reseed is None or self._reseed.done():

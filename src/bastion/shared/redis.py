@@ -34,6 +34,9 @@ from bastion.shared.resp import PipelinedConnection, UnusableReply
 
 _LUA = files("bastion.shared") / "lua"
 SEEDED = "seeded"
+# How long a write that every process relies on may wait (``SharedRedis.publish``): a
+# sign-out waits out a slow Redis rather than leave it trusted without the revocation.
+PUBLISH_TIMEOUT_S = 2.0
 
 
 def _script(name: str) -> str:
@@ -244,7 +247,7 @@ class RedisStorage:
         _integer(reply, low=1, high=1)
 
     async def mark_revoked(self, jti: str, ttl: float | None) -> None:
-        async with self._call():
+        async with self._call(max(self.timeout, PUBLISH_TIMEOUT_S)):
             if ttl is None:
                 _stored(await self.client.set(self.key("revoked", jti), 1))
             elif ttl > 0:

@@ -327,4 +327,4 @@ class Users:
         self._versioned.pop(user_id, None)
         if self._shared is not None and version is not None:
             # The database has the change already; Redis tells the other instances.
-            await self._shared.run(lambda redis: redis.raise_version(user_id, version))
+            await self._shared.publish(lambda redis: redis.raise_version(user_id, version))
