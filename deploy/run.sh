@@ -32,9 +32,30 @@ if ((${#key} < 32)); then
     exit 1
 fi
 
+# The base image by digest: a tag can be re-pointed upstream, a digest cannot. The
+# Dockerfile ships an all-zero digest (nothing to pull); then the tag is resolved here, on
+# the machine that builds, and the digest printed so that it can be written down for good.
+zero="sha256:0000000000000000000000000000000000000000000000000000000000000000"
+base="${PYTHON_IMAGE:-$(sed -n 's/^ARG PYTHON_IMAGE=//p' "$here/Dockerfile")}"
+if [[ "$base" == *"@$zero" ]]; then
+    tag="${base%@*}"
+    digest="$(docker buildx imagetools inspect "$tag" --format '{{json .Manifest.Digest}}' \
+        | tr -d '"')" || digest=""
+    if [[ "$digest" != sha256:* ]]; then
+        echo "run.sh: could not resolve $tag to a digest; set PYTHON_IMAGE=$tag@sha256:..." >&2
+        exit 1
+    fi
+    base="$tag@$digest"
+    echo "run.sh: building on $base (write it into deploy/Dockerfile to keep it)" >&2
+fi
+if [[ "$base" != *@sha256:* ]]; then
+    echo "run.sh: PYTHON_IMAGE=$base is not pinned by digest; use name:tag@sha256:..." >&2
+    exit 1
+fi
+
 version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/src/bastion/__init__.py")"
 image="bastion:$version"
-docker build --file "$here/Dockerfile" --tag "$image" "$root"
+docker build --file "$here/Dockerfile" --build-arg "PYTHON_IMAGE=$base" --tag "$image" "$root"
 
 # Keep the running image as the rollback target; prune only images older than it.
 previous="$(docker inspect --format '{{.Config.Image}}' "$name" 2>/dev/null || true)"
