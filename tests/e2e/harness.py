@@ -326,10 +326,15 @@ def approve(api: httpx.Client, admin: Account, user_id: str, role: str = "user")
 
 
 def grant_models(api: httpx.Client, admin: Account, user_id: str) -> None:
+    """Add the account to each chat model's access list, keeping whoever is on it: the
+    tests share one instance, and an earlier test's user must keep its models."""
     for model in CHAT_MODELS:
-        answer = api.post(
-            f"/api/v1/models/{model}/access", json={"user_ids": [user_id]}, headers=admin.auth
-        )
+        path = f"/api/v1/models/{model}/access"
+        current = api.get(path, headers=admin.auth)
+        assert current.status_code == 200, current.text
+        listed = current.json()
+        form = {"user_ids": [*listed["user_ids"], user_id], "groups": listed["groups"]}
+        answer = api.post(path, json=form, headers=admin.auth)
         assert answer.status_code == 200, answer.text
 
 
