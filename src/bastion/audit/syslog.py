@@ -85,6 +85,7 @@ class SyslogSink:
         except OSError:
             return None
         handler.ident = "bastion: "
+        handler.append_nul = False  # one datagram is one message
         return handler
 
     def _run(self) -> None:
@@ -96,7 +97,7 @@ class SyslogSink:
                 handler = self._handler()  # again at the next event while it cannot
                 if handler is None:
                     if not failing:
-                        log.error("cannot reach syslog at %s", self.address)
+                        log.error("cannot send security events to syslog at %s", self.address)
                     failing = True
                     continue
             alert = str(record.get("type", "")).startswith("alert.")
