@@ -4,6 +4,7 @@ alerts once."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from bastion.audit.events import MemorySink, SecurityEvent, SecurityEvents
 from bastion.config.alerts import read_alerts
 from bastion.config.reader import EnvReader
 from bastion.ratelimit.storage import MemoryStorage
-from tests.support import Clock
+from tests.support import Clock, StartBastion
 
 T0 = 1_700_000_000.0
 ATTACKER = "203.0.113.5"
@@ -232,3 +233,35 @@ def test_without_a_running_loop_only_rules_that_count_nothing_apply() -> None:
         "alert.lockout",
         "ratelimit.hit",
     ]
+
+
+async def test_alerts_of_a_running_instance_are_in_its_audit_log(
+    start_bastion: StartBastion,
+) -> None:
+    clock = Clock(T0)
+    bastion = await start_bastion(
+        {"ALERT_SIGNIN_FAILURES_IP": "3/15m", "ALERT_SIGNIN_FAILURES_ACCOUNT": "3/15m"},
+        clock=clock,
+    )
+    admin = await bastion.signup("admin@example.com")
+    user = await bastion.signup("user@example.com")
+    statuses = []
+    for i in range(5):
+        statuses.append((await bastion.signin(f"nobody{i}@example.com", "wrong")).status_code)
+        clock.advance(1)
+    assert statuses == [400] * 5
+    changed = await bastion.client.post(
+        "/api/v1/users/update/role",
+        json={"id": user["id"], "role": "admin"},
+        headers={"Authorization": f"Bearer {admin['token']}"},
+    )
+    assert changed.status_code == 200, changed.text
+    await bastion.services.alerts.settle()
+    assert bastion.services.audit.flush(30)
+    lines = bastion.settings.audit.audit_logs_file_path.read_text().splitlines()
+    alerts = [entry for entry in map(json.loads, lines) if entry["type"].startswith("alert.")]
+    assert [(a["type"], a["details"]["subject"]) for a in alerts] == [
+        ("alert.signin_failures_ip", "127.0.0.1"),
+        ("alert.role_change", user["id"]),
+    ]
+    assert alerts[1]["user_id"] == admin["id"]

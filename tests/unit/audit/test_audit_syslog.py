@@ -22,7 +22,7 @@ from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.config.alerts import read_alerts
 from bastion.config.reader import EnvReader
 from bastion.ratelimit.storage import MemoryStorage
-from tests.support import Clock
+from tests.support import Clock, StartBastion
 
 T0 = 1_700_000_000.0
 SCOPE = {"type": "http", "client": ("203.0.113.5", 40000), "headers": []}
@@ -76,6 +76,22 @@ async def test_events_and_alerts_reach_a_udp_syslog(listener: socket.socket) -> 
     assert alert[1]["type"] == "alert.lockout"
     assert alert[1]["client_ip"] == "203.0.113.5"
     assert alert[1]["details"] == {"rule": "lockout", "subject": "u1", "of": "auth.lockout"}
+
+
+async def test_an_instance_with_a_syslog_address_sends_its_events_and_alerts(
+    start_bastion: StartBastion, listener: socket.socket
+) -> None:
+    host, port = listener.getsockname()
+    bastion = await start_bastion(
+        {"AUDIT_SYSLOG_ADDRESS": f"{host}:{port}", "ALERT_SIGNIN_FAILURES_IP": "1/15m"}
+    )
+    assert (await bastion.signin("nobody@example.com")).status_code == 400
+    await bastion.services.alerts.settle()
+    received = _receive(listener, 2)
+    assert [(line["type"], line["outcome"]) for _, line in received] == [
+        ("auth.signin", "failure"),
+        ("alert.signin_failures_ip", "info"),
+    ]
 
 
 def test_a_syslog_that_cannot_be_reached_costs_nothing_but_a_log_line(
