@@ -10,8 +10,10 @@ from typing import Any
 
 import anyio
 
+from bastion.audit.alerts import AlertRules, rules_from
 from bastion.audit.events import EventSink, LoggingSink, Outcome, SecurityEvents
 from bastion.audit.logfile import LogFile
+from bastion.audit.syslog import SyslogSink
 from bastion.audit.webhook import WebhookSink
 from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.auth.api_keys import ApiKeys
@@ -26,7 +28,7 @@ from bastion.config import Settings
 from bastion.files.service import Files
 from bastion.files.storage import UploadDir
 from bastion.gateway.proxy import Gateway, build_gateway
-from bastion.ratelimit import Failover, storage_from_uri
+from bastion.ratelimit import Failover, MemoryStorage, Storage, storage_from_uri
 from bastion.ratelimit.failover import FailoverStorage
 from bastion.ratelimit.limiter import Limiter
 from bastion.ratelimit.strategies import SlidingWindowLog
@@ -56,6 +58,8 @@ class Services:
     events: SecurityEvents
     audit: AuditWriter
     webhook: WebhookSink | None
+    syslog: SyslogSink | None
+    alerts: AlertRules
     limiter: Limiter
     lockouts: Lockouts
     signin: SignIn
@@ -98,6 +102,7 @@ class Services:
         await self.api_keys.close()  # the last uses still waiting to be written
         await self.gateway.aclose()
         await self.web_fetch.aclose()
+        await self.alerts.settle()  # alerts still being counted reach the sinks
         if self.shared is not None:
             await self.shared.close()
         await self.db.dispose()
@@ -130,6 +135,15 @@ class Services:
             failover=Failover(events, settings.redis.redis_retry_interval, clock),
         )
         shared = storage.shared if isinstance(storage, FailoverStorage) else None
+        syslog = None
+        if settings.audit.audit_syslog_address is not None:
+            syslog = SyslogSink(settings.audit.audit_syslog_address)
+            events.add_sink(syslog)
+        # Counted apart from the limits: a flood of alert subjects evicts no limit's window.
+        local = MemoryStorage(max_keys=settings.ratelimit.rate_limit_memory_max_keys)
+        alert_storage: Storage = local if shared is None else FailoverStorage(shared, local)
+        alerts = AlertRules(events, alert_storage, rules_from(settings.alerts))
+        events.add_sink(alerts)  # last: an alert follows its event into every other sink
         cache = settings.sees_every_write
         groups = GroupStore(db, cache=cache, clock=clock)
         chats = Chats(db, clock=clock)
@@ -193,6 +207,8 @@ class Services:
             events=events,
             audit=audit,
             webhook=webhook,
+            syslog=syslog,
+            alerts=alerts,
             limiter=limiter,
             lockouts=lockouts,
             signin=SignIn(
@@ -222,6 +238,8 @@ class Services:
         self.audit.close()
         if self.webhook is not None:
             self.webhook.close()
+        if self.syslog is not None:
+            self.syslog.close()
 
 
 def _audit_writer(settings: Settings, events: SecurityEvents) -> AuditWriter:

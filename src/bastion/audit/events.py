@@ -109,18 +109,20 @@ class SecurityEvents:
         user_id: str | None = None,
         role: str | None = None,
         api_key_id: str | None = None,
+        client_ip: str | None = None,
         **details: Any,
     ) -> SecurityEvent:
         """Record one event.
 
         ``scope`` supplies the client IP (as the proxy layer set it) and the user agent;
-        ``actor`` the user, role and API key, unless they are given one by one.
+        ``actor`` the user, role and API key, unless they are given one by one; without
+        ``scope``, ``client_ip`` names the address (an alert names its source's).
         """
         if actor is not None:
             user_id = user_id or actor.user.id
             role = role or actor.user.role
             api_key_id = api_key_id or actor.api_key_id
-        client_ip = user_agent = None
+        user_agent = None
         if scope is not None:
             client = scope.get("client")
             client_ip = client[0] if client else None

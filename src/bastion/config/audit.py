@@ -27,6 +27,8 @@ class AuditSettings:
     enable_audit_logs_file: bool
     enable_audit_get_requests: bool
     audit_webhook_url: str | None
+    # A unix socket path (``/dev/log``) or a (host, port) to send UDP datagrams to.
+    audit_syslog_address: str | tuple[str, int] | None
 
 
 def read_audit(env: EnvReader, data_dir: Path) -> AuditSettings:
@@ -46,6 +48,7 @@ def read_audit(env: EnvReader, data_dir: Path) -> AuditSettings:
         enable_audit_logs_file=env.flag("ENABLE_AUDIT_LOGS_FILE", True),
         enable_audit_get_requests=env.flag("ENABLE_AUDIT_GET_REQUESTS", False),
         audit_webhook_url=_audit_webhook_url(env),
+        audit_syslog_address=_audit_syslog_address(env),
     )
 
 
@@ -81,3 +84,23 @@ def _audit_webhook_url(env: EnvReader) -> str | None:
             "use https://… (plain http is accepted only for a loopback address)",
         )
     return value
+
+
+def _audit_syslog_address(env: EnvReader) -> str | tuple[str, int] | None:
+    """``/dev/log`` (a unix socket path), or ``host:port`` (``[::1]:514``) over UDP."""
+    value = env.optional("AUDIT_SYSLOG_ADDRESS")
+    if value is None:
+        return None
+    if value.startswith("/"):
+        return value
+    host, sep, port_text = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    port = int(port_text) if port_text.isdigit() else 0
+    if not sep or not host or not 0 < port < 65536:
+        raise SettingsError(
+            "AUDIT_SYSLOG_ADDRESS",
+            f"{value!r} is neither host:port nor a socket path",
+            "use host:port for UDP (127.0.0.1:514) or the path of a unix socket (/dev/log)",
+        )
+    return (host, port)

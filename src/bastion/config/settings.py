@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from bastion.config.alerts import AlertSettings, read_alerts
 from bastion.config.audit import AuditSettings, read_audit
 from bastion.config.auth import AuthSettings, read_auth
 from bastion.config.files import FilesSettings, read_files
@@ -35,6 +36,7 @@ class Settings:
     outbound: OutboundSettings
     redis: RedisSettings
     ratelimit: RateLimitSettings
+    alerts: AlertSettings
 
     # Values replaced by their documented safe fallback, one line each, printed at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -80,5 +82,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **server: object) ->
         outbound=read_outbound(env),
         redis=read_redis(env),
         ratelimit=read_ratelimit(env),
+        alerts=read_alerts(env),
     )
     return replace(settings, warnings=tuple(env.warnings), notices=tuple(env.notices))

@@ -69,3 +69,30 @@ def test_plain_http_webhook_only_to_loopback(tmp_path: Path) -> None:
         {"DATA_DIR": str(tmp_path), "AUDIT_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
     )
     assert settings.audit.audit_webhook_url == "http://127.0.0.1:9/hook"
+
+
+@pytest.mark.parametrize(
+    ("value", "address"),
+    [
+        ("", None),
+        ("/dev/log", "/dev/log"),
+        ("127.0.0.1:514", ("127.0.0.1", 514)),
+        ("[::1]:5514", ("::1", 5514)),
+        ("syslog.internal:514", ("syslog.internal", 514)),
+    ],
+)
+def test_syslog_address_is_a_socket_path_or_host_and_port(
+    tmp_path: Path, value: str, address: object
+) -> None:
+    settings = load_settings({"DATA_DIR": str(tmp_path), "AUDIT_SYSLOG_ADDRESS": value})
+    assert settings.audit.audit_syslog_address == address
+
+
+@pytest.mark.parametrize("value", ["syslog.internal", "127.0.0.1:0", ":514", "host:70000", "a:b"])
+def test_a_syslog_address_that_is_neither_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"DATA_DIR": str(tmp_path), "AUDIT_SYSLOG_ADDRESS": value})
+    assert str(raised.value) == (
+        f"AUDIT_SYSLOG_ADDRESS: {value!r} is neither host:port nor a socket path. Fix: use "
+        "host:port for UDP (127.0.0.1:514) or the path of a unix socket (/dev/log)."
+    )
