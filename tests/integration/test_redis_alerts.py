@@ -19,16 +19,6 @@ ENV = {
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sink() -> MemorySink:
-    return MemorySink()
-
-
-@pytest.fixture
 def start(start_bastion, clock: Clock, sink: MemorySink):
     async def start_on(url: str) -> Bastion:
         return await start_bastion({"REDIS_URL": url, **ENV}, clock=clock, sinks=[sink])

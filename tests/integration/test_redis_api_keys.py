@@ -33,16 +33,6 @@ def _auth(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sink() -> MemorySink:
-    return MemorySink()
-
-
-@pytest.fixture
 def start(start_bastion, clock: Clock, sink: MemorySink):
     async def start_on(url: str, workers: str = "1") -> Bastion:
         return await start_bastion(

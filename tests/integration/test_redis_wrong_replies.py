@@ -19,11 +19,6 @@ REASONS = {kind: "UnusableReply" for kind in WRONG} | {"garbage": "InvalidRespon
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 async def wrong(redis_session_server: RedisServer, redis_url: str) -> AsyncIterator[WrongRedis]:
     server = await WrongRedis(redis_session_server.port).start()
     yield server

@@ -25,11 +25,6 @@ def backend(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 async def start(start_bastion, backend: dict[str, str], clock: Clock):
     async def start_with(env: dict[str, str] | None = None) -> tuple[Bastion, MemorySink]:
         bastion = await start_bastion({**backend, **(env or {})}, clock=clock)
