@@ -217,6 +217,27 @@ async def signin(
     return await _start_session(request, response, services, signed_in.user)
 
 
+class AdminDetailsHidden(Forbidden):
+    code = "admin_details_hidden"
+    detail = "This server does not show who its administrator is (SHOW_ADMIN_DETAILS)."
+
+
+@router.get("/admin/details")
+async def admin_details(_: AnyRole, services: ServicesDep) -> dict[str, str | None]:
+    """Whom to ask for access (open-webui's route): with ``SHOW_ADMIN_DETAILS`` only,
+    ``ADMIN_EMAIL`` or else the primary admin's address."""
+    auth = services.settings.auth
+    if not auth.show_admin_details:
+        raise AdminDetailsHidden
+    if auth.admin_contact_email is not None:
+        listed = await services.users.by_email(auth.admin_contact_email.lower())
+        return {"name": None if listed is None else listed.name, "email": auth.admin_contact_email}
+    primary = await services.users.primary()
+    if primary is None:
+        return {"name": None, "email": None}
+    return {"name": primary.name, "email": primary.email}
+
+
 @router.post("/signout")
 async def signout(request: Request, response: Response, services: ServicesDep) -> dict[str, bool]:
     try:

@@ -55,6 +55,10 @@ class AuthSettings:
     # What accounts in no group granting more may use (open-webui's USER_PERMISSIONS_*).
     user_permissions: frozenset[Permission]
 
+    # Whether signed-in accounts (pending ones too) may read whom to ask for access.
+    show_admin_details: bool
+    admin_contact_email: str | None  # ADMIN_EMAIL; None: the primary admin's
+
 
 def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
     session_secure = _cookie_secure(env, "WEBUI_SESSION_COOKIE_SECURE", "auto")
@@ -97,6 +101,9 @@ def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
         password_validation_hint=env.text("PASSWORD_VALIDATION_HINT", ""),
         password_min_length=env.integer("PASSWORD_MIN_LENGTH", 8, minimum=8, maximum=64),
         user_permissions=_user_permissions(env),
+        # open-webui shows it by default; Bastion tells no one an admin's address unasked.
+        show_admin_details=env.flag("SHOW_ADMIN_DETAILS", False),
+        admin_contact_email=env.optional("ADMIN_EMAIL"),
     )
 
 

@@ -137,6 +137,12 @@ class Users:
             ).scalar_one_or_none()
             return None if row is None else _record(row)
 
+    async def primary(self) -> UserRecord | None:
+        """The primary admin: the first account, if it was made an admin."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(User).where(User.is_primary.is_(True)).limit(1))
+            return None if row is None else _record(row)
+
     async def count(self) -> int:
         async with self._db.session() as session:
             return int((await session.execute(select(func.count()).select_from(User))).scalar_one())

@@ -276,3 +276,26 @@ async def test_ui_documents_are_size_capped_and_need_an_account(bastion: Bastion
     assert (
         await bastion.client.get("/api/v1/users/user/info", headers=_auth(pending["token"]))
     ).status_code == 403
+
+
+async def test_admin_details_are_hidden_unless_the_server_shows_them(
+    start_bastion: StartBastion,
+) -> None:
+    hidden = await start_bastion()
+    admin = await hidden.signup("boss@example.com", name="The Boss")
+    refused = await hidden.client.get("/api/v1/auths/admin/details", headers=_auth(admin["token"]))
+    assert (refused.status_code, refused.json()["code"]) == (403, "admin_details_hidden")
+
+
+async def test_a_pending_account_reads_whom_to_ask_when_shown(start_bastion: StartBastion) -> None:
+    shown = await start_bastion({"SHOW_ADMIN_DETAILS": "true"})
+    await shown.signup("boss@example.com", name="The Boss")
+    pending = await shown.signup("new@example.com")
+    answer = await shown.client.get("/api/v1/auths/admin/details", headers=_auth(pending["token"]))
+    assert answer.json() == {"name": "The Boss", "email": "boss@example.com"}
+    async with _stranger(shown) as stranger:
+        assert (await stranger.get("/api/v1/auths/admin/details")).status_code == 401
+    listed = await start_bastion({"SHOW_ADMIN_DETAILS": "true", "ADMIN_EMAIL": "help@example.com"})
+    someone = await listed.signup("someone@example.com")
+    answer = await listed.client.get("/api/v1/auths/admin/details", headers=_auth(someone["token"]))
+    assert answer.json() == {"name": None, "email": "help@example.com"}
