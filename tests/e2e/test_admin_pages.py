@@ -14,6 +14,7 @@ from tests.e2e.harness import WIDTHS, Account, PageProblems, Served
 
 ADMIN_PAGES = {
     "users": ("/admin/users", "Users"),
+    "groups": ("/admin/groups", "Groups"),
     "models": ("/admin/models", "Model access"),
     "audit": ("/admin/audit", "Audit log"),
     "security": ("/admin/security", "Security overview"),
