@@ -176,7 +176,8 @@ addForm.addEventListener("submit", async (event) => {
 async function load() {
   try {
     if (me === null) me = await session();
-    const search = new URLSearchParams({ page: String(page) });
+    // Newest first: accounts waiting for approval come at the top.
+    const search = new URLSearchParams({ page: String(page), order_by: "created_at", direction: "desc" });
     if (query) search.set("query", query);
     const answer = await api.get(`/api/v1/users/?${search}`);
     error.hidden = true;
