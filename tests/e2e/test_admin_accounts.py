@@ -83,12 +83,12 @@ def test_an_admin_edits_name_email_role_and_password(
 ) -> None:
     user = make_user("Ed Editable")
     page = _users_page(new_context, admin)
-    _search(page, user.email)
+    _search(page, "editable")  # by a word the new name keeps
     row = page.locator(f'tr[data-user-id="{user.id}"]')
     row.get_by_role("button", name="Edit").click()
     dialog = page.get_by_role("dialog", name="Edit Ed Editable")
     expect(dialog.get_by_label("E-mail")).to_have_value(user.email)
-    dialog.get_by_label("Name").fill("Edith Edited")
+    dialog.get_by_label("Name").fill("Edith Editable")
     dialog.get_by_label("E-mail").fill("edith.edited@example.com")
     dialog.get_by_label("Role").select_option("admin")
     dialog.get_by_label("New password").fill("the new passphrase 7")
@@ -97,8 +97,9 @@ def test_an_admin_edits_name_email_role_and_password(
         dialog.get_by_role("button", name="Save account").click()
     assert saved.value.ok
     expect(dialog).to_be_hidden()
+    expect(row.get_by_role("button", name="Edit")).to_be_focused()
     assert served.query("SELECT name, email, role FROM users WHERE id = ?", user.id) == [
-        ("Edith Edited", "edith.edited@example.com", "admin")
+        ("Edith Editable", "edith.edited@example.com", "admin")
     ]
     # The old session ended with the new password; the new password signs in.
     assert api.get("/api/v1/auths/", headers=user.auth).status_code == 401

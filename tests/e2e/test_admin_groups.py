@@ -120,3 +120,30 @@ def test_groups_page_fits_both_widths(
         main = page.locator(".main")
         assert main.evaluate("(main) => main.scrollWidth - main.clientWidth") <= 0
         screenshot(page, f"admin-groups-{width}")
+
+
+def test_a_group_member_is_added_by_keyboard_in_the_dark(
+    api: httpx.Client,
+    admin: Account,
+    make_user: Callable[..., Account],
+    new_context: Callable[..., BrowserContext],
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    member = make_user("Quinn Keys")
+    made = api.post("/api/v1/groups/create", json={"name": "Keyboarders"}, headers=admin.auth)
+    group_id = made.json()["id"]
+    page = new_context(account=admin).new_page()
+    page.emulate_media(color_scheme="dark")
+    page.goto("/admin/groups")
+    card = page.get_by_role("region", name="Keyboarders", exact=True)
+    picker = card.get_by_label("Add a member")
+    picker.focus()
+    page.keyboard.type("Quinn Keys")
+    expect(picker).to_have_value(member.id)
+    page.keyboard.press("Tab")
+    expect(card.get_by_role("button", name="Add", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(card.get_by_role("list", name="Members of Keyboarders")).to_contain_text("Quinn Keys")
+    expect(card.get_by_label("Add a member")).to_be_focused()
+    assert _members(api, admin, group_id) == [member.id]
+    screenshot(page, "admin-groups-dark")

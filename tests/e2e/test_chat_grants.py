@@ -130,3 +130,37 @@ def test_an_admin_picks_a_person_to_share_with(
     expect(panel.get_by_role("status")).to_have_text("Not shared with anyone yet.")
     assert _access(api, admin, chat_id) == []
     assert api.get("/api/v1/chats/shared", headers=reader.auth).json() == []
+
+
+def test_sharing_with_people_by_keyboard_alone_in_the_dark(
+    api: httpx.Client,
+    admin: Account,
+    make_user: Callable[..., Account],
+    new_context: Callable[..., BrowserContext],
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    reader = make_user("Kay Keyboard")
+    chat_id = create_chat(api, admin, "Keyboard memo", "Tab?", "Enter.")
+    page = new_context(account=admin).new_page()
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"/c/{chat_id}")
+    button = page.get_by_role("button", name="Share with people")
+    expect(button).to_be_enabled()
+    button.focus()
+    page.keyboard.press("Enter")
+    picker = page.get_by_label("Share with")
+    expect(picker).to_be_focused()
+    expect(picker.locator("option", has_text="Kay Keyboard")).to_have_count(1)
+    # A closed <select> takes the first letters typed as the option to choose.
+    page.keyboard.type("Kay Keyboard")
+    expect(picker).to_have_value(f"user:{reader.id}")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Grant read access")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name=re.compile("^Revoke Kay Keyboard"))).to_be_visible()
+    assert _access(api, admin, chat_id) == [("user", reader.id)]
+    screenshot(page, "chat-grants-dark")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("region", name="Shared with people")).to_be_hidden()
+    expect(button).to_be_focused()
+    expect(button).to_have_attribute("aria-expanded", "false")

@@ -62,6 +62,7 @@ function settingsForm(group, problem) {
       });
       toast(`Group ${saved.name} saved.`);
       await load();
+      document.getElementById(`name-${group.id}`)?.focus();
     } catch (failure) {
       showError(problem, failure);
     }
@@ -76,6 +77,8 @@ function membersPart(group, members, problem) {
       await api.post(groupPath(group, tail), { user_ids: ids });
       toast(done);
       await load();
+      // The card is drawn anew: the keyboard goes on from its member picker.
+      document.getElementById(`add-${group.id}`)?.focus();
     } catch (failure) {
       showError(problem, failure);
     }

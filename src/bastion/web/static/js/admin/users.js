@@ -147,6 +147,8 @@ editForm.addEventListener("submit", async (event) => {
     editDialog.close();
     toast(`${saved.name || saved.email} is saved.`);
     await load();
+    // The rows are drawn anew: the keyboard goes on from this account's Edit button.
+    body.querySelector(`tr[data-user-id="${CSS.escape(user.id)}"] button`)?.focus();
   } catch (failure) {
     showError(editError, failure);
   }
