@@ -153,7 +153,9 @@ def served(
             "OPENAI_API_KEYS": "sk-upstream-e2e-0123456789abcdef",
             "ENABLE_API_KEYS": "true",
             "USER_PERMISSIONS_FEATURES_API_KEYS": "true",
+            # Every test's accounts sign up and in from 127.0.0.1.
             "SIGNUP_RATE_LIMIT": "1000/1h",
+            "SIGNIN_RATE_LIMIT_IP": "1000/15m",
             "MODEL_UPSTREAM_READ_TIMEOUT": "30s",
         }
     )

@@ -14,6 +14,7 @@ from tests.e2e.harness import WIDTHS, Account, PageProblems, Served
 
 ADMIN_PAGES = {
     "users": ("/admin/users", "Users"),
+    "groups": ("/admin/groups", "Groups"),
     "models": ("/admin/models", "Model access"),
     "audit": ("/admin/audit", "Audit log"),
     "security": ("/admin/security", "Security overview"),
@@ -98,6 +99,9 @@ def test_admin_approves_changes_role_disables_and_enables(
 ) -> None:
     waiting = make_user("Wes Waiting", approved=False)
     page = _open(new_context, admin, "/admin/users")
+    # Other tests' accounts may fill the first page: look this one up.
+    page.get_by_role("searchbox", name="Search accounts").fill(waiting.email)
+    page.get_by_role("button", name="Search", exact=True).click()
     row = _user_row(page, waiting)
     expect(row).to_contain_text("waiting for approval")
     row.get_by_role("button", name="Approve").click()

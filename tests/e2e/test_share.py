@@ -26,7 +26,7 @@ def test_a_share_link_opens_read_only_elsewhere_and_dies_when_revoked(
     chat_id = create_chat(api, owner, "Holiday plan", "Where to in May?", "Lisbon, by train.")
     page = new_context(account=owner).new_page()
     page.goto(f"/c/{chat_id}")
-    page.get_by_role("button", name="Share").click()
+    page.get_by_role("button", name="Share", exact=True).click()
     link = page.get_by_label("Share link")
     expect(link).to_have_value(re.compile(rf"^{re.escape(served.url)}/s/[^/]+$"))
     url = link.input_value()

@@ -123,7 +123,7 @@ def test_xss_corpus_as_model_output_runs_nothing(
     _answer_is_inert(chat, shown, canary)
 
     # The same answer in the shared view, opened by someone else.
-    chat.get_by_role("button", name="Share").click()
+    chat.get_by_role("button", name="Share", exact=True).click()
     link = chat.get_by_label("Share link")
     expect(link).to_have_value(re.compile(r"/s/[^/]+$"))
     shared = new_context(account=admin).new_page()

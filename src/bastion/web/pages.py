@@ -1,4 +1,5 @@
-"""The pages of the browser UI: sign-in and sign-up, pending, the chat and shared views.
+"""The pages of the browser UI: sign-in and sign-up, pending, the chat and shared views
+(by a share link, or granted to the reader).
 
 Private pages redirect to ``/auth`` when the session cookie is missing or no longer
 valid; an account still ``pending`` sees only the waiting page. Data comes from the API
@@ -43,7 +44,18 @@ async def shared_chat(share_id: str, request: Request) -> Response:
     if not isinstance(principal, Principal):
         return principal
     return pages_of(request).render(
-        "shared.html", user=principal.user, share_id=share_id, page="shared"
+        "shared.html", user=principal.user, share_id=share_id, chat_id="", page="shared"
+    )
+
+
+@router.get("/shared/{chat_id}")
+async def granted_chat(chat_id: str, request: Request) -> Response:
+    """A chat its owner shared with this account or one of its groups, read-only."""
+    principal = await approved(request)
+    if not isinstance(principal, Principal):
+        return principal
+    return pages_of(request).render(
+        "shared.html", user=principal.user, share_id="", chat_id=chat_id, page="shared"
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 from bastion.audit.events import MemorySink
 from tests.support import Bastion, StartBastion
 
-ADMIN_PAGES = ["/admin/users", "/admin/models", "/admin/audit", "/admin/security"]
+ADMIN_PAGES = ["/admin/users", "/admin/groups", "/admin/models", "/admin/audit", "/admin/security"]
 
 
 def _cookie(bastion: Bastion, token: str) -> None:

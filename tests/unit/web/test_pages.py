@@ -70,6 +70,7 @@ async def test_private_pages_send_a_visitor_without_session_to_sign_in(bastion: 
         ("/", "/auth"),
         ("/c/abc", "/auth?next=/c/abc"),
         ("/s/xyz", "/auth?next=/s/xyz"),
+        ("/shared/abc", "/auth?next=/shared/abc"),
         ("/pending", "/auth?next=/pending"),
     ):
         answer = await bastion.client.get(path, follow_redirects=False)

@@ -3,6 +3,7 @@
 import { api, request } from "./api.js";
 import { el } from "./admin/dom.js";
 import { createFiling } from "./filing.js";
+import { createGrants, loadSharedWithMe } from "./grants.js";
 import { createHistory } from "./history.js";
 import { messageElement, renderMarkdown } from "./markdown.js";
 import { armed, showError, toast } from "./shell.js";
@@ -135,6 +136,7 @@ function renderMessages() {
   els.messages.replaceChildren(els.empty, ...state.messages.map(messageView));
   els.regenerate.hidden = state.controller !== null || !state.messages.some((m) => m.role === "assistant");
   els.share.disabled = state.id === null;
+  grants.setEnabled(state.id !== null);
 }
 
 function renderAttachments() {
@@ -420,11 +422,12 @@ $("share-copy").addEventListener("click", async () => {
 });
 els.attach.addEventListener("change", attach);
 
+const grants = createGrants({ chatId: () => state.id, isAdmin: els.section.dataset.admin === "true" });
 const model = await loadChat();
 renderMessages();
 renderAttachments();
 renderShare();
-await Promise.all([loadModels(model), sidebar.load(), sidebar.loadFolders(), sidebar.loadTags()]);
+await Promise.all([loadModels(model), sidebar.load(), sidebar.loadFolders(), sidebar.loadTags(), loadSharedWithMe()]);
 // Into the message box, unless the person has already gone somewhere else meanwhile.
 if (document.activeElement === document.body || document.activeElement === null) els.prompt.focus();
 // The first Markdown drawn on a page costs more (the parser's and the sanitiser's first

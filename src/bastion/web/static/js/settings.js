@@ -1,8 +1,70 @@
-// Settings: the profile name, the password, and API keys (shown once when created).
-import { api, rememberCsrf } from "./api.js";
+// Settings: the profile name and picture, the password, and API keys (shown once when
+// created; the form only for an account the permission features.api_keys allows).
+import { api, rememberCsrf, session } from "./api.js";
 import { showError, toast } from "./shell.js";
 import { confirmAction } from "./admin/confirm.js";
 import { el, setStatus, when } from "./admin/dom.js";
+
+const MAX_PICTURE_BYTES = 256 * 1024; // the server's limit, said before a useless upload
+// The stored picture: the profile route sets name and picture together, so a new name
+// sends it back unchanged.
+let picture = "";
+
+function showPicture(url) {
+  picture = url || "";
+  const image = document.getElementById("picture-image");
+  image.hidden = !picture;
+  if (picture) image.src = picture;
+  else image.removeAttribute("src");
+  document.getElementById("picture-none").hidden = Boolean(picture);
+  document.getElementById("picture-remove").hidden = !picture;
+}
+
+function readAsDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener("load", () => resolve(reader.result));
+    reader.addEventListener("error", () => reject(new Error("The file could not be read.")));
+    reader.readAsDataURL(file);
+  });
+}
+
+function bindPicture() {
+  const input = document.getElementById("picture-file");
+  const error = document.getElementById("picture-error");
+  const name = document.getElementById("profile-name");
+  async function save(url, done) {
+    try {
+      const user = await api.post("/api/v1/auths/update/profile", { name: name.value, profile_image_url: url });
+      error.hidden = true;
+      showPicture(user.profile_image_url); // what the server stored, not what was sent
+      toast(done);
+    } catch (failure) {
+      showError(error, failure);
+    }
+  }
+  input.addEventListener("change", async () => {
+    const [file] = input.files;
+    if (!file) return;
+    try {
+      if (file.size > MAX_PICTURE_BYTES) {
+        throw new Error(`The picture is larger than 256 KiB (${Math.ceil(file.size / 1024)} KiB).`);
+      }
+      await save(await readAsDataUrl(file), "Picture saved.");
+    } catch (failure) {
+      showError(error, failure);
+    } finally {
+      input.value = "";
+    }
+  });
+  document.getElementById("picture-remove").addEventListener("click", async () => {
+    await save("", "Picture removed.");
+    input.focus();
+  });
+  session()
+    .then((user) => showPicture(user.profile_image_url))
+    .catch((failure) => showError(error, failure));
+}
 
 function bindProfile() {
   const form = document.getElementById("profile-form");
@@ -10,7 +72,10 @@ function bindProfile() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const user = await api.post("/api/v1/auths/update/profile", { name: form.elements.name.value });
+      const user = await api.post("/api/v1/auths/update/profile", {
+        name: form.elements.name.value,
+        profile_image_url: picture,
+      });
       error.hidden = true;
       form.elements.name.value = user.name;
       const shown = document.querySelector(".account-name");
@@ -78,12 +143,14 @@ function bindKeys() {
   const shown = document.getElementById("new-key");
   const value = document.getElementById("new-key-value");
 
+  let allowed = false;
+
   async function reload() {
     try {
       const keys = await api.get("/api/v1/auths/api_key");
       body.replaceChildren(...keys.map((key) => keyRow(key, reload)));
       table.hidden = keys.length === 0;
-      setStatus(status, keys.length ? "" : "No API keys yet.");
+      setStatus(status, keys.length || !allowed ? "" : "No API keys yet.");
     } catch (failure) {
       setStatus(status, "");
       showError(error, failure);
@@ -118,9 +185,19 @@ function bindKeys() {
       toast("Select the key and copy it (the clipboard is not available here).");
     }
   });
-  reload();
+  // The server refuses a new key without the permission; the page does not offer one.
+  api
+    .get("/api/v1/users/permissions")
+    .then((permissions) => {
+      allowed = permissions.features?.api_keys === true;
+      document.getElementById("keys-create").hidden = !allowed;
+      document.getElementById("keys-denied").hidden = allowed;
+    })
+    .catch((failure) => showError(error, failure))
+    .finally(reload);
 }
 
+bindPicture();
 bindProfile();
 bindPassword();
 bindKeys();

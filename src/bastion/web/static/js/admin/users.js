@@ -1,19 +1,25 @@
-// Users: approve pending accounts, change roles, disable/enable, unlock, revoke sessions,
-// delete. Every change asks for confirmation first and then reloads the list.
+// Users: add an account, edit one (name, e-mail, role, password), approve pending accounts,
+// change roles, disable/enable, unlock, revoke sessions, delete; search and pages of 30.
+// Every change but an edit asks for confirmation first; each reloads the list.
 import { api, session } from "../api.js";
 import { showError, toast } from "../shell.js";
 import { confirmAction } from "./confirm.js";
 import { el, setStatus } from "./dom.js";
 
-const PAGE = 50;
+const PAGE = 30; // the API's page (open-webui's ?page=)
 const ROLES = ["pending", "user", "admin"];
 const status = document.getElementById("users-status");
 const error = document.getElementById("users-error");
 const table = document.getElementById("users-table");
 const body = document.getElementById("users-body");
 const pager = document.getElementById("users-pager");
-let skip = 0;
+const editDialog = document.getElementById("edit-dialog");
+const editForm = document.getElementById("edit-form");
+const editError = document.getElementById("edit-error");
+let page = 1;
+let query = "";
 let me = null;
+let editing = null;
 
 async function act(message, action, call, done) {
   if (!(await confirmAction(message, action))) return false;
@@ -59,6 +65,9 @@ function row(user) {
   if (user.locked) states.push("locked");
   if (user.role === "pending") states.push("waiting for approval");
   const actions = el("div", { className: "row-actions" });
+  const edit = el("button", { type: "button", className: "button small secondary" }, "Edit");
+  edit.addEventListener("click", () => openEdit(user, self, edit));
+  actions.append(edit);
   if (!self) {
     if (user.role === "pending") {
       actions.append(
@@ -107,30 +116,100 @@ function row(user) {
   );
 }
 
+function openEdit(user, self, opener) {
+  editing = { user, opener };
+  const fields = editForm.elements;
+  fields.name.value = user.name;
+  fields.email.value = user.email;
+  fields.role.value = user.role;
+  fields.role.disabled = self; // an admin never changes their own role
+  fields.password.value = "";
+  editError.hidden = true;
+  document.getElementById("edit-heading").textContent = `Edit ${user.name || user.email}`;
+  editDialog.showModal();
+}
+
+editDialog.addEventListener("close", () => {
+  if (editing?.opener.isConnected) editing.opener.focus();
+  editing = null;
+});
+document.getElementById("edit-cancel").addEventListener("click", () => editDialog.close());
+editForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (editing === null) return;
+  const fields = editForm.elements;
+  const { user } = editing;
+  const change = { name: fields.name.value, email: fields.email.value };
+  if (!fields.role.disabled) change.role = fields.role.value;
+  if (fields.password.value) change.password = fields.password.value;
+  try {
+    const saved = await api.post(`/api/v1/users/${encodeURIComponent(user.id)}/update`, change);
+    editDialog.close();
+    toast(`${saved.name || saved.email} is saved.`);
+    await load();
+    // The rows are drawn anew: the keyboard goes on from this account's Edit button.
+    body.querySelector(`tr[data-user-id="${CSS.escape(user.id)}"] button`)?.focus();
+  } catch (failure) {
+    showError(editError, failure);
+  }
+});
+
+const addForm = document.getElementById("add-form");
+const addError = document.getElementById("add-error");
+addForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const fields = addForm.elements;
+  try {
+    const created = await api.post("/api/v1/auths/add", {
+      name: fields.name.value,
+      email: fields.email.value,
+      password: fields.password.value,
+      role: fields.role.value,
+    });
+    addError.hidden = true;
+    addForm.reset();
+    toast(`The account of ${created.name} is created.`);
+    await load();
+  } catch (failure) {
+    showError(addError, failure);
+  }
+});
+
 async function load() {
   try {
     if (me === null) me = await session();
-    const answer = await api.get(`/api/v1/users/?skip=${skip}&limit=${PAGE}`);
+    // Newest first: accounts waiting for approval come at the top.
+    const search = new URLSearchParams({ page: String(page), order_by: "created_at", direction: "desc" });
+    if (query) search.set("query", query);
+    const answer = await api.get(`/api/v1/users/?${search}`);
+    error.hidden = true;
     body.replaceChildren(...answer.users.map(row));
     table.hidden = answer.users.length === 0;
-    setStatus(status, answer.users.length === 0 ? "No accounts." : "");
+    setStatus(status, answer.users.length ? "" : query ? `No account matches “${query}”.` : "No accounts.");
+    const first = (page - 1) * PAGE;
     pager.hidden = answer.total <= PAGE;
     document.getElementById("users-page").textContent =
-      `${skip + 1}–${skip + answer.users.length} of ${answer.total}`;
-    document.getElementById("users-prev").disabled = skip === 0;
-    document.getElementById("users-next").disabled = skip + PAGE >= answer.total;
+      `${first + 1}–${first + answer.users.length} of ${answer.total}`;
+    document.getElementById("users-prev").disabled = page === 1;
+    document.getElementById("users-next").disabled = first + PAGE >= answer.total;
   } catch (failure) {
     setStatus(status, "");
     showError(error, failure);
   }
 }
 
+document.getElementById("users-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  query = document.getElementById("users-query").value.trim();
+  page = 1;
+  load();
+});
 document.getElementById("users-prev").addEventListener("click", () => {
-  skip = Math.max(0, skip - PAGE);
+  page = Math.max(1, page - 1);
   load();
 });
 document.getElementById("users-next").addEventListener("click", () => {
-  skip += PAGE;
+  page += 1;
   load();
 });
 load();
