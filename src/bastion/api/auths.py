@@ -54,8 +54,9 @@ class UpdatePasswordForm(BaseModel):
 
 class UpdateProfileForm(BaseModel):
     name: Name
-    # A data: URL of a raster image, checked by profile_image(); "" for none.
-    profile_image_url: ProfileImageUrl = ""
+    # A data: URL of a raster image, checked by profile_image(); "" for none; left out,
+    # the picture stays as it is.
+    profile_image_url: ProfileImageUrl | None = None
 
     @field_validator("name")
     @classmethod
@@ -304,7 +305,9 @@ async def update_password(
 async def update_profile(
     form: UpdateProfileForm, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
-    picture = profile_image(form.profile_image_url)
+    picture = principal.user.profile_image_url
+    if form.profile_image_url is not None:
+        picture = profile_image(form.profile_image_url)
     await services.users.set_profile(principal.user.id, name=form.name, profile_image_url=picture)
     services.events.record(
         "user.profile_change",

@@ -68,6 +68,7 @@ def _admin_view(user: UserRecord) -> dict[str, Any]:
         **user.public(),
         "is_active": user.is_active,
         "locked": user.locked,
+        "is_primary": user.is_primary,
         "created_at": user.created_at.isoformat(),
     }
 

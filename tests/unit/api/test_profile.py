@@ -48,6 +48,16 @@ async def test_a_raster_data_url_is_kept_as_the_picture(bastion: Bastion) -> Non
     )
     assert response.status_code == 200, response.text
     assert (await bastion.me(user["token"])).json()["profile_image_url"] == PNG_URL
+    renamed = await bastion.client.post(
+        "/api/v1/auths/update/profile", json={"name": "Renamed"}, headers=headers
+    )
+    assert renamed.json()["profile_image_url"] == PNG_URL  # a name alone keeps the picture
+    cleared = await bastion.client.post(
+        "/api/v1/auths/update/profile",
+        json={"name": "Renamed", "profile_image_url": ""},
+        headers=headers,
+    )
+    assert cleared.json()["profile_image_url"] == ""
 
 
 @pytest.mark.parametrize(
