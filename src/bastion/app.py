@@ -53,6 +53,7 @@ GC_YOUNG_THRESHOLD = 10_000
 async def prepare(services: Services) -> None:
     """Schema at the newest revision, revocations loaded, the headless admin created."""
     await anyio.to_thread.run_sync(services.db.migrate)
+    await services.runtime.load()
     # Revocations of tokens that have expired since are dead weight: they go at each start.
     await services.revocations.prune()
     await services.revocations.load()

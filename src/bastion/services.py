@@ -33,6 +33,7 @@ from bastion.ratelimit.failover import FailoverStorage
 from bastion.ratelimit.limiter import Limiter
 from bastion.ratelimit.strategies import SlidingWindowLog
 from bastion.retrieval.web import WebFetcher
+from bastion.runtime import RuntimeSettings
 from bastion.shared.breaker import SharedRedis
 from bastion.store.api_keys import ApiKeyStore
 from bastion.store.chat_grants import ChatGrants
@@ -41,12 +42,13 @@ from bastion.store.db import Database
 from bastion.store.folders import Folders
 from bastion.store.groups import GroupStore
 from bastion.store.model_access import ModelAccessStore
+from bastion.store.runtime_settings import RuntimeSettingsStore
 from bastion.store.users import UserRecord, Users
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    settings: Settings
+    runtime: RuntimeSettings  # the settings, as changed at run time
     db: Database
     users: Users
     revocations: Revocations
@@ -72,6 +74,22 @@ class Services:
     folders: Folders
     files: Files
     web_fetch: WebFetcher
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the environment's, with the changes made at run time."""
+        return self.runtime.settings
+
+    def _settings_changed(self, settings: Settings) -> None:
+        """Pass the values that may change at run time to the parts that hold them."""
+        auth = settings.auth
+        self.tokens.expires_in = auth.jwt_expires_in
+        self.authenticator.api_keys_enabled = auth.enable_api_keys
+        self.authenticator.allowed_endpoints = (
+            auth.api_keys_allowed_endpoints if auth.enable_api_keys_endpoint_restrictions else None
+        )
+        self.password_policy.pattern = auth.password_validation_regex
+        self.password_policy.hint = auth.password_validation_hint
 
     @property
     def model_access(self) -> ModelAccessStore:
@@ -190,8 +208,9 @@ class Services:
             key_failure_limit=settings.ratelimit.api_key_failure_rate_limit_ip,
             shared=shared,
         )
-        return cls(
-            settings=settings,
+        runtime = RuntimeSettings(settings, RuntimeSettingsStore(db), shared=shared, clock=clock)
+        services = cls(
+            runtime=runtime,
             db=db,
             users=users,
             revocations=revocations,
@@ -233,6 +252,10 @@ class Services:
             ),
             web_fetch=WebFetcher.from_settings(settings),
         )
+        runtime.on_change.append(services._settings_changed)
+        authenticator.settings_from_database = runtime.refresh_from_database
+        authenticator.settings_refresh = runtime.refresh
+        return services
 
     def _close_audit(self) -> None:
         self.audit.close()

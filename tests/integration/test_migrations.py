@@ -22,6 +22,8 @@ TABLES = {
     "chats",
     "chat_tags",
     "chat_grants",
+    "runtime_settings",
+    "runtime_settings_version",
     "folders",
     "groups",
     "model_access",

@@ -1,6 +1,8 @@
 """``/api/v1/auths``: sign-up, sign-in, sign-out, the current account, passwords, API keys.
 
-Bodies and answers follow open-webui's, so its clients keep working.
+Bodies and answers follow open-webui's, so its clients keep working. A route that relies
+on a setting an administrator may change at run time (sign-up, token lifetime, password
+rules, API keys) first asks ``services.runtime`` whether another process changed it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from bastion.api.forms import Name, Password, ProfileImageUrl
 from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled, read_credential
 from bastion.auth.roles import Role
 from bastion.auth.tokens import IssuedToken
-from bastion.config import CookieSecure
+from bastion.config import CookieSecure, SettingsError
+from bastion.config.runtime import admin_config, variables_of
 from bastion.errors import BastionError, Forbidden, InvalidCredentials
 from bastion.files.data_url import profile_image
 from bastion.http.csrf import CsrfTokens
@@ -156,6 +159,7 @@ async def me(request: Request, principal: AnyRole) -> dict[str, Any]:
 async def signup(
     form: SignupForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
+    await services.runtime.refresh()
     settings = services.settings
     if not settings.auth.enable_signup:
         raise SignupDisabled
@@ -190,6 +194,7 @@ async def add_user(
     open-webui answers with a token of the new account; Bastion does not: a session is
     for whoever knows the password, and that is not the administrator's to hold.
     """
+    await services.runtime.refresh()
     email = _normalise_email(form.email)
     services.password_policy.check(form.password, context=(email, form.name))
     picture = profile_image(form.profile_image_url)
@@ -211,11 +216,43 @@ async def add_user(
 async def signin(
     form: SigninForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
+    await services.runtime.refresh()
     signed_in = await services.signin.attempt(
         _normalise_email(form.email), form.password, client_ip(request), request.scope
     )
     response.headers.update(signed_in.limits.headers())
     return await _start_session(request, response, services, signed_in.user)
+
+
+@router.get("/admin/config")
+async def get_admin_config(_: AdminUser, services: ServicesDep) -> dict[str, Any]:
+    await services.runtime.refresh()
+    return admin_config(services.settings)
+
+
+@router.post("/admin/config")
+async def update_admin_config(
+    form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
+    """open-webui's admin config: the keys Bastion changes at run time are applied on
+    every process, the rest of open-webui's keys are named under ``IGNORED``; a key read
+    at start only is refused."""
+    try:
+        variables, ignored = variables_of(form)
+        before, after = await services.runtime.change(variables, by=principal.user.id)
+    except SettingsError as refused:
+        raise BastionError(str(refused), code="invalid_setting", status_code=422) from None
+    old, new = admin_config(before), admin_config(after)
+    changed = sorted(key for key in new if key != "START_TIME_ONLY" and old[key] != new[key])
+    if changed:
+        services.events.record(
+            "settings.changed",
+            scope=request.scope,
+            actor=principal,
+            old={key: old[key] for key in changed},
+            new={key: new[key] for key in changed},
+        )
+    return {**new, "IGNORED": ignored}
 
 
 class AdminDetailsHidden(Forbidden):
@@ -227,6 +264,7 @@ class AdminDetailsHidden(Forbidden):
 async def admin_details(_: AnyRole, services: ServicesDep) -> dict[str, str | None]:
     """Whom to ask for access (open-webui's route): with ``SHOW_ADMIN_DETAILS`` only,
     ``ADMIN_EMAIL`` or else the primary admin's address."""
+    await services.runtime.refresh()
     auth = services.settings.auth
     if not auth.show_admin_details:
         raise AdminDetailsHidden
@@ -284,6 +322,7 @@ async def update_password(
     )
     if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
         raise InvalidCredentials("The current password is incorrect.")
+    await services.runtime.refresh()
     services.password_policy.check(form.new_password, context=(user.email, user.name))
     new_hash = await services.hasher.hash_async(form.new_password)
     # Every token issued so far ends here, this one included; the caller gets a new one.
@@ -332,6 +371,7 @@ def _require_session(principal: VerifiedUser, services: Services) -> None:
 async def create_api_key(
     form: ApiKeyForm, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
+    await services.runtime.refresh()
     _require_session(principal, services)
     await require_permission(services, request, principal, "features.api_keys")
     try:

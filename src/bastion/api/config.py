@@ -23,6 +23,7 @@ router = APIRouter(tags=["config"])
 
 @router.get("/api/config")
 async def read_config(services: ServicesDep) -> dict[str, Any]:
+    await services.runtime.refresh()
     settings = services.settings
     return {
         "status": True,

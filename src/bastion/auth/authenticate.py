@@ -9,6 +9,7 @@ its state, the database answers.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,6 +103,11 @@ class Authenticator:
         # Refused API keys per client address, looked at before a key is looked up.
         self.key_failure_limit = key_failure_limit
         self.shared = shared
+        # The runtime settings read again (set by Services): from the database when it is
+        # read anyway (switching API keys drops every cached key, so each process comes
+        # there next), and before refusing a key because they are off.
+        self.settings_from_database: Callable[[], Awaitable[None]] | None = None
+        self.settings_refresh: Callable[[], Awaitable[None]] | None = None
 
     async def authenticate(
         self, credential: Credential, raw_path: str, scope: Scope | None = None
@@ -161,12 +167,16 @@ class Authenticator:
         return Principal(user=user, via=credential.via, token=claims)
 
     async def _api_key(self, key: str, raw_path: str, scope: Scope | None) -> Principal:
+        if not self.api_keys_enabled and self.settings_refresh is not None:
+            await self.settings_refresh()  # switched on again elsewhere?
         if not self.api_keys_enabled:
             raise ApiKeysDisabled
         if len(key) > MAX_KEY_LENGTH:
             raise ApiKeyRefused
         key_hash = hash_key(key)
         cached = self.api_keys.cached(key_hash)
+        if cached is None:
+            await self._settings_again()
         live = cached or await self._look_up(key_hash, scope)
         record = live.record
         limits = [(self.user_limit, f"user:{record.user_id}"), (self.key_limit, f"key:{record.id}")]
@@ -236,7 +246,14 @@ class Authenticator:
             raise ApiKeyRefused
         return live
 
+    async def _settings_again(self) -> None:
+        if self.settings_from_database is not None:
+            await self.settings_from_database()
+            if not self.api_keys_enabled:
+                raise ApiKeysDisabled
+
     async def _reload(self, key_hash: str, generation: bytes | None) -> LiveKey:
+        await self._settings_again()
         live = await self.api_keys.load(key_hash, generation)
         if live is None:
             raise ApiKeyRefused

@@ -83,15 +83,13 @@ class TokenService:
     ) -> None:
         self._key = secret_key
         self._verify_keys = (secret_key, *fallback_keys)
-        self._expires_in = expires_in
+        self.expires_in = expires_in  # changed at run time (JWT_EXPIRES_IN)
         self._clock = clock
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
     def issue(self, user_id: str, version: int) -> IssuedToken:
         now = int(self._clock())
-        expires_at = (
-            None if self._expires_in is None else now + int(self._expires_in.total_seconds())
-        )
+        expires_at = None if self.expires_in is None else now + int(self.expires_in.total_seconds())
         claims = TokenClaims(
             sub=user_id,
             jti=secrets.token_hex(16),  # 128 random bits
@@ -151,7 +149,7 @@ class TokenService:
             if not _is_int(exp) or exp <= now:
                 raise InvalidToken
             expires_at = exp
-        elif self._expires_in is not None:
+        elif self.expires_in is not None:
             # A token without expiry is only ever issued when JWT_EXPIRES_IN=-1.
             raise InvalidToken
         if iat > now + 60:  # issued in the future: not one of ours

@@ -21,6 +21,9 @@ class ServerSettings:
     port: int
     workers: int
     log_level: str
+    # open-webui's: settings changed at run time outlive a restart; false, the
+    # environment wins at every start.
+    enable_persistent_config: bool
 
 
 def read_server(env: EnvReader) -> ServerSettings:
@@ -34,6 +37,7 @@ def read_server(env: EnvReader) -> ServerSettings:
         port=env.integer("PORT", 8080, minimum=1, maximum=65535),
         workers=env.integer("WORKERS", 1, minimum=1, maximum=64),
         log_level=env.choice("GLOBAL_LOG_LEVEL", "info", LOG_LEVELS),
+        enable_persistent_config=env.flag("ENABLE_PERSISTENT_CONFIG", True),
     )
 
 

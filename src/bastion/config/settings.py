@@ -42,6 +42,9 @@ class Settings:
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # What the start says about itself (where the secret key came from), one line each.
     notices: tuple[str, ...] = field(default=(), compare=False)
+    # The variables these settings were read from, to read them again with the settings
+    # changed at run time (``bastion.runtime``). Secrets among them: never shown.
+    environ: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def sees_every_write(self) -> bool:
@@ -84,4 +87,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **server: object) ->
         ratelimit=read_ratelimit(env),
         alerts=read_alerts(env),
     )
-    return replace(settings, warnings=tuple(env.warnings), notices=tuple(env.notices))
+    return replace(
+        settings,
+        warnings=tuple(env.warnings),
+        notices=tuple(env.notices),
+        environ=dict(os.environ if environ is None else environ),
+    )

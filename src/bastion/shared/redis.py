@@ -246,6 +246,33 @@ class RedisStorage:
         reply = await self._run("raise_version", [self.key("tv", user_id)], [version])
         _integer(reply, low=1, high=1)
 
+    async def settings_version(self) -> int:
+        """The newest runtime-settings version announced (0: none yet)."""
+        async with self._call():
+            reply = await self.client.get(self.key("cfgv"))
+        if reply is None:
+            return 0
+        if not isinstance(reply, bytes) or not reply.isdigit():
+            raise UnusableReply(f"Redis answered {_kind(reply)} where a version was due")
+        return int(reply)
+
+    async def raise_settings_version(self, version: int) -> None:
+        """Announce ``version`` unless a newer one is announced already."""
+        reply = await self._run("raise_version", [self.key("cfgv")], [version])
+        _integer(reply, low=1, high=1)
+
+    async def forget_api_keys(self) -> None:
+        """Every cached API key is stale (API keys were switched or re-restricted)."""
+        async with self._call(max(self.timeout, PUBLISH_TIMEOUT_S)):
+            await self._unlink_matching(self.key("akv", "*"))
+
+    async def _unlink_matching(self, *patterns: str) -> None:
+        stale = [
+            key for pattern in patterns async for key in self.client.scan_iter(pattern, count=1000)
+        ]
+        for start in range(0, len(stale), 1000):
+            _integer(await self.client.unlink(*stale[start : start + 1000]))
+
     async def mark_revoked(self, jti: str, ttl: float | None) -> None:
         async with self._call(max(self.timeout, PUBLISH_TIMEOUT_S)):
             if ttl is None:
@@ -265,13 +292,7 @@ class RedisStorage:
         written with their remaining lifetime.
         """
         async with self._call(max(self.timeout, 5.0)):
-            stale = [
-                key
-                for pattern in (self.key("tv", "*"), self.key("akv", "*"))
-                async for key in self.client.scan_iter(pattern, count=1000)
-            ]
-            for start in range(0, len(stale), 1000):
-                _integer(await self.client.unlink(*stale[start : start + 1000]))
+            await self._unlink_matching(self.key("tv", "*"), self.key("akv", "*"))
             async with self.client.pipeline(transaction=False) as pipe:
                 for jti, ttl in revoked:
                     if ttl is None:

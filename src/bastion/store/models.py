@@ -163,6 +163,26 @@ class ModelAccess(Base):
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class RuntimeSetting(Base):
+    """A variable changed by an administrator at run time, over the environment's."""
+
+    __tablename__ = "runtime_settings"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RuntimeSettingsVersion(Base):
+    """One row: bumped by every change, so each process sees that it must read again."""
+
+    __tablename__ = "runtime_settings_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ChatGrant(Base):
     """One account or group that may read a chat (besides its owner); never write."""
 

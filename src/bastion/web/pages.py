@@ -63,6 +63,7 @@ async def granted_chat(chat_id: str, request: Request) -> Response:
 async def auth_page(request: Request) -> Response:
     services: Services = request.app.state.services
     # The first visitor creates the administrator: show them the sign-up form first.
+    await services.runtime.refresh()
     first = services.settings.auth.enable_signup and await services.users.count() == 0
     return pages_of(request).render(
         "auth.html",

@@ -1,0 +1,112 @@
+"""Settings an administrator changes while Bastion runs, the same on every process.
+
+A change is read by the code that reads the environment at start (so what the start
+refuses, a change refuses, with the same one-line message), stored in the database with
+a new version, announced in Redis when there is one, and applied at once here. Another
+process applies it before it next relies on a changed value: a route that reads one asks
+whether the version moved (from Redis, else from the database; a process alone on its
+database saw every change itself). API keys are the exception, checked on every request:
+switching them or their restrictions drops every key that Redis vouches for, so each
+process's next ``sk-`` request reads the key again from the database, and with it the
+settings.
+
+With ``ENABLE_PERSISTENT_CONFIG=false`` the environment wins at every start: what was
+stored is forgotten then, as in open-webui.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from bastion.config import Settings
+from bastion.config.runtime import with_changes
+from bastion.shared.breaker import SharedRedis
+from bastion.store.runtime_settings import RuntimeSettingsStore
+
+API_KEY_VARIABLES = frozenset(
+    {"ENABLE_API_KEYS", "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS", "API_KEYS_ALLOWED_ENDPOINTS"}
+)
+
+
+class RuntimeSettings:
+    def __init__(
+        self,
+        base: Settings,
+        store: RuntimeSettingsStore,
+        *,
+        shared: SharedRedis | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._base = base
+        self._store = store
+        self._shared = shared
+        self._clock = clock
+        self._alone = base.sees_every_write
+        self.settings = base
+        self.version = 0
+        # Told of each new settings object, to pass the values on to what holds them.
+        self.on_change: list[Callable[[Settings], None]] = []
+
+    async def load(self) -> None:
+        """At start: the stored changes over the environment (or forgotten, when the
+        environment must win)."""
+        if not self._base.server.enable_persistent_config:
+            self.version = await self._store.clear()
+            await self._announce()
+            return
+        await self._read()
+
+    async def refresh(self) -> None:
+        """Apply changes made by another process, if any (no-op for a process alone)."""
+        if self._alone:
+            return
+        announced = None
+        if self._shared is not None:
+            announced = await self._shared.run(lambda redis: redis.settings_version())
+        if announced is None:  # no Redis, or Redis away: the database knows
+            announced = await self._store.version()
+        if announced > self.version:
+            await self._read()
+
+    async def refresh_from_database(self) -> None:
+        """As :meth:`refresh`, asking the database (for a path that reads it anyway)."""
+        if not self._alone and await self._store.version() > self.version:
+            await self._read()
+
+    async def change(self, variables: Mapping[str, str], *, by: str) -> tuple[Settings, Settings]:
+        """Validate, store, announce and apply; the settings before and after.
+
+        Raises ``SettingsError`` for a value the start would refuse, changing nothing.
+        """
+        await self.refresh()
+        before = self.settings
+        _, stored = await self._store.read()
+        changed = with_changes(self._base, {**stored, **variables})  # raises if refused
+        self.version = await self._store.save(
+            variables, by=by, at=datetime.fromtimestamp(self._clock(), UTC)
+        )
+        self._apply(changed)
+        await self._announce(api_keys=bool(API_KEY_VARIABLES & set(variables)))
+        return before, changed
+
+    async def _read(self) -> None:
+        version, stored = await self._store.read()
+        # A stored value the start would now refuse (a changed environment) is a settings
+        # error like any other: the process does not start on it.
+        self._apply(with_changes(self._base, stored) if stored else self._base)
+        self.version = version
+
+    def _apply(self, settings: Settings) -> None:
+        self.settings = settings
+        for listener in self.on_change:
+            listener(settings)
+
+    async def _announce(self, *, api_keys: bool = False) -> None:
+        if self._shared is None:
+            return
+        version = self.version
+        await self._shared.publish(lambda redis: redis.raise_settings_version(version))
+        if api_keys:
+            await self._shared.publish(lambda redis: redis.forget_api_keys())
