@@ -175,8 +175,6 @@ class Authenticator:
             raise ApiKeyRefused
         key_hash = hash_key(key)
         cached = self.api_keys.cached(key_hash)
-        if cached is None:
-            await self._settings_again()
         live = cached or await self._look_up(key_hash, scope)
         record = live.record
         limits = [(self.user_limit, f"user:{record.user_id}"), (self.key_limit, f"key:{record.id}")]
@@ -240,6 +238,7 @@ class Authenticator:
         # Looked at before the database: a flood of made-up keys from one address is
         # refused here, and costs neither database nor cache what valid callers need.
         await self.limiter.look("api_key_failures", failures, scope=scope)
+        await self._settings_again()
         live = await self.api_keys.load(key_hash)
         if live is None:
             await self.limiter.strategy.hit(failures, self.limiter.clock())
