@@ -16,14 +16,18 @@ stored is forgotten then, as in open-webui.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from bastion.config import Settings
+from bastion.config import Settings, SettingsError
 from bastion.config.runtime import with_changes
 from bastion.shared.breaker import SharedRedis
+from bastion.shared.redis import RedisStorage
 from bastion.store.runtime_settings import RuntimeSettingsStore
+
+log = logging.getLogger("bastion")
 
 API_KEY_VARIABLES = frozenset(
     {"ENABLE_API_KEYS", "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS", "API_KEYS_ALLOWED_ENDPOINTS"}
@@ -83,19 +87,29 @@ class RuntimeSettings:
         await self.refresh()
         before = self.settings
         _, stored = await self._store.read()
-        changed = with_changes(self._base, {**stored, **variables})  # raises if refused
-        self.version = await self._store.save(
-            variables, by=by, at=datetime.fromtimestamp(self._clock(), UTC)
-        )
-        self._apply(changed)
+        with_changes(self._base, {**stored, **variables})  # raises if refused
+        await self._store.save(variables, by=by, at=datetime.fromtimestamp(self._clock(), UTC))
+        # Read back rather than applied as computed: another process's change stored in
+        # between is part of the version this process now holds.
+        await self._read()
         await self._announce(api_keys=bool(API_KEY_VARIABLES & set(variables)))
-        return before, changed
+        return before, self.settings
+
+    async def seed(self, redis: RedisStorage) -> None:
+        """Announce the database's version to a Redis that lost it (flushed, restarted)."""
+        await redis.raise_settings_version(await self._store.version())
 
     async def _read(self) -> None:
         version, stored = await self._store.read()
-        # A stored value the start would now refuse (a changed environment) is a settings
-        # error like any other: the process does not start on it.
-        self._apply(with_changes(self._base, stored) if stored else self._base)
+        settings = self._base
+        if stored:
+            try:
+                settings = with_changes(self._base, stored)
+            except SettingsError as refused:
+                # The environment changed under a stored value: its own values, which the
+                # start checked, hold until an administrator changes the setting again.
+                log.warning("the settings changed at run time are not used: %s", refused)
+        self._apply(settings)
         self.version = version
 
     def _apply(self, settings: Settings) -> None:

@@ -209,6 +209,8 @@ class Services:
             shared=shared,
         )
         runtime = RuntimeSettings(settings, RuntimeSettingsStore(db), shared=shared, clock=clock)
+        if shared is not None:
+            shared.on_recover.append(runtime.seed)
         services = cls(
             runtime=runtime,
             db=db,

@@ -3,10 +3,13 @@ the code that checks them at start, stored, audited, and in force on every proce
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import jwt
 import pytest
 
 from bastion.audit.events import MemorySink
+from bastion.store.runtime_settings import RuntimeSettingsStore
 from tests.support import PASSWORD, Bastion, StartBastion
 
 CONFIG = "/api/v1/auths/admin/config"
@@ -148,3 +151,22 @@ async def test_a_change_on_one_process_governs_the_others_next_request(
     token = (await other.signin("admin@example.com")).json()["token"]
     claims = jwt.decode(token, options={"verify_signature": False}, algorithms=["HS256"])
     assert claims["exp"] - claims["iat"] == 3600
+
+
+async def test_a_stored_value_the_environment_now_refuses_gives_way_to_it(
+    start_bastion: StartBastion, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await start_bastion()
+    admin = await first.signup("admin@example.com")
+    await first.client.post(
+        CONFIG,
+        json={"ENABLE_PASSWORD_VALIDATION": True, "PASSWORD_VALIDATION_REGEX_PATTERN": "[0-9]"},
+        headers=_auth(admin["token"]),
+    )
+    # A row no route would store (the API refuses it): the start must not stop on it.
+    await RuntimeSettingsStore(first.services.db).save(
+        {"PASSWORD_VALIDATION_REGEX_PATTERN": "(["}, by=None, at=datetime.now(UTC)
+    )
+    restarted = await start_bastion()
+    assert restarted.services.settings.auth.password_validation_regex is None
+    assert "the settings changed at run time are not used" in caplog.text
