@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from bastion import __version__
 from bastion.api import (
+    admin_config,
+    api_keys,
     audit,
     auths,
     chat_grants,
@@ -122,6 +124,8 @@ def create_app(
     for router in (
         completions.router,
         auths.router,
+        admin_config.router,
+        api_keys.router,
         health.router,
         users.router,
         audit.router,

@@ -1,4 +1,6 @@
-"""``/api/v1/auths``: sign-up, sign-in, sign-out, the current account, passwords, API keys.
+"""``/api/v1/auths``: sign-up, sign-in, sign-out, the current account, its password and
+profile, and accounts an administrator adds (API keys: ``api_keys.py``; the run-time
+settings: ``admin_config.py``).
 
 Bodies and answers follow open-webui's, so its clients keep working. A route that relies
 on a setting an administrator may change at run time (sign-up, token lifetime, password
@@ -7,11 +9,10 @@ rules, API keys) first asks ``services.runtime`` whether another process changed
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
+from pydantic import BaseModel, EmailStr, StringConstraints, field_validator
 
 from bastion.api.deps import (
     AdminUser,
@@ -21,18 +22,15 @@ from bastion.api.deps import (
     client_ip,
     current_principal,
     hit_limit,
-    require_permission,
 )
 from bastion.api.forms import Name, Password, ProfileImageUrl
-from bastion.auth.authenticate import COOKIE_NAME, ApiKeysDisabled, read_credential
+from bastion.auth.authenticate import COOKIE_NAME, read_credential
 from bastion.auth.roles import Role
 from bastion.auth.tokens import IssuedToken
-from bastion.config import CookieSecure, SettingsError
-from bastion.config.runtime import admin_config, variables_of
+from bastion.config import CookieSecure
 from bastion.errors import BastionError, Forbidden, InvalidCredentials
 from bastion.files.data_url import profile_image
 from bastion.http.csrf import CsrfTokens
-from bastion.jsondata import StoredText
 from bastion.services import Services
 from bastion.store.users import UserRecord
 
@@ -77,22 +75,9 @@ class AddUserForm(BaseModel):
     profile_image_url: ProfileImageUrl = ""
 
 
-class ApiKeyForm(BaseModel):
-    name: Name = "API key"
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
-    scopes: list[Annotated[StoredText, StringConstraints(max_length=200)]] = Field(
-        default_factory=list, max_length=32
-    )
-
-
 class SignupDisabled(Forbidden):
     code = "signup_disabled"
     detail = "Sign-up is disabled on this server."
-
-
-class ApiKeyNeedsSession(Forbidden):
-    code = "api_key_cannot_manage_keys"
-    detail = "API keys are managed from a signed-in session, not with an API key."
 
 
 def _normalise_email(email: str) -> str:
@@ -224,59 +209,6 @@ async def signin(
     return await _start_session(request, response, services, signed_in.user)
 
 
-@router.get("/admin/config")
-async def get_admin_config(_: AdminUser, services: ServicesDep) -> dict[str, Any]:
-    await services.runtime.refresh()
-    return admin_config(services.settings)
-
-
-@router.post("/admin/config")
-async def update_admin_config(
-    form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
-) -> dict[str, Any]:
-    """open-webui's admin config: the keys Bastion changes at run time are applied on
-    every process, the rest of open-webui's keys are named under ``IGNORED``; a key read
-    at start only is refused."""
-    try:
-        variables, ignored = variables_of(form)
-        before, after = await services.runtime.change(variables, by=principal.user.id)
-    except SettingsError as refused:
-        raise BastionError(str(refused), code="invalid_setting", status_code=422) from None
-    old, new = admin_config(before), admin_config(after)
-    changed = sorted(key for key in new if key != "START_TIME_ONLY" and old[key] != new[key])
-    if changed:
-        services.events.record(
-            "settings.changed",
-            scope=request.scope,
-            actor=principal,
-            old={key: old[key] for key in changed},
-            new={key: new[key] for key in changed},
-        )
-    return {**new, "IGNORED": ignored}
-
-
-class AdminDetailsHidden(Forbidden):
-    code = "admin_details_hidden"
-    detail = "This server does not show who its administrator is (SHOW_ADMIN_DETAILS)."
-
-
-@router.get("/admin/details")
-async def admin_details(_: AnyRole, services: ServicesDep) -> dict[str, str | None]:
-    """Whom to ask for access (open-webui's route): with ``SHOW_ADMIN_DETAILS`` only,
-    ``ADMIN_EMAIL`` or else the primary admin's address."""
-    await services.runtime.refresh()
-    auth = services.settings.auth
-    if not auth.show_admin_details:
-        raise AdminDetailsHidden
-    if auth.admin_contact_email is not None:
-        listed = await services.users.by_email(auth.admin_contact_email.lower())
-        return {"name": None if listed is None else listed.name, "email": auth.admin_contact_email}
-    primary = await services.users.primary()
-    if primary is None:
-        return {"name": None, "email": None}
-    return {"name": primary.name, "email": primary.email}
-
-
 @router.post("/signout")
 async def signout(request: Request, response: Response, services: ServicesDep) -> dict[str, bool]:
     try:
@@ -358,58 +290,3 @@ async def update_profile(
     updated = await services.users.get(principal.user.id)
     assert updated is not None
     return updated.public()
-
-
-def _require_session(principal: VerifiedUser, services: Services) -> None:
-    if not services.settings.auth.enable_api_keys:
-        raise ApiKeysDisabled
-    if principal.via == "api_key":
-        raise ApiKeyNeedsSession
-
-
-@router.post("/api_key")
-async def create_api_key(
-    form: ApiKeyForm, request: Request, principal: VerifiedUser, services: ServicesDep
-) -> dict[str, Any]:
-    await services.runtime.refresh()
-    _require_session(principal, services)
-    await require_permission(services, request, principal, "features.api_keys")
-    try:
-        record, key = await services.api_keys.create(
-            principal.user.id,
-            name=form.name,
-            expires_in=None
-            if form.expires_in_days is None
-            else timedelta(days=form.expires_in_days),
-            scopes=form.scopes,
-        )
-    except ValueError as exc:
-        raise BastionError(str(exc), code="invalid_scope", status_code=422) from None
-    services.events.record(
-        "api_key.created",
-        scope=request.scope,
-        user_id=principal.user.id,
-        api_key_id=record.id,
-        name=record.name,
-        scopes=list(record.scopes),
-    )
-    # The only time the key is ever shown; "api_key" is where open-webui's clients read it.
-    return {**record.public(), "key": key, "api_key": key}
-
-
-@router.get("/api_key")
-async def list_api_keys(principal: VerifiedUser, services: ServicesDep) -> list[dict[str, Any]]:
-    _require_session(principal, services)
-    return [record.public() for record in await services.api_keys.list(principal.user.id)]
-
-
-@router.delete("/api_key/{key_id}")
-async def revoke_api_key(
-    key_id: str, request: Request, principal: VerifiedUser, services: ServicesDep
-) -> dict[str, bool]:
-    _require_session(principal, services)
-    await services.api_keys.revoke(principal.user.id, key_id)
-    services.events.record(
-        "api_key.revoked", scope=request.scope, user_id=principal.user.id, api_key_id=key_id
-    )
-    return {"status": True}
