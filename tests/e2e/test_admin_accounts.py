@@ -123,7 +123,12 @@ def test_the_primary_admins_protection_is_shown_in_words(
     second = Account(second.email, second.name, second.id, sign_in_token(api, second.email))
     page = _users_page(new_context, second)
     _search(page, admin.email)
-    page.locator(f'tr[data-user-id="{admin.id}"]').get_by_role("button", name="Edit").click()
+    primary = page.locator(f'tr[data-user-id="{admin.id}"]')
+    expect(primary).to_contain_text("primary admin")
+    expect(primary.get_by_role("combobox")).to_be_disabled()
+    for refused in ("Disable", "Delete"):
+        expect(primary.get_by_role("button", name=refused)).to_have_count(0)
+    primary.get_by_role("button", name="Edit").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name").fill("Taken Over")
     dialog.get_by_label("Role").select_option("user")

@@ -48,8 +48,10 @@ function actionButton(label, message, call, done, className = "secondary") {
 
 function row(user) {
   const self = me !== null && user.id === me.id;
+  // Only the primary admin changes the primary admin (the server refuses anyone else).
+  const fixed = self || user.is_primary;
   const who = user.name || user.email;
-  const role = el("select", { "aria-label": `Role of ${who}`, disabled: self });
+  const role = el("select", { "aria-label": `Role of ${who}`, disabled: fixed });
   for (const name of ROLES) role.append(el("option", { value: name, selected: name === user.role }, name));
   role.addEventListener("change", async () => {
     const chosen = role.value;
@@ -68,7 +70,7 @@ function row(user) {
   const edit = el("button", { type: "button", className: "button small secondary" }, "Edit");
   edit.addEventListener("click", () => openEdit(user, self, edit));
   actions.append(edit);
-  if (!self) {
+  if (!fixed) {
     if (user.role === "pending") {
       actions.append(
         actionButton(
@@ -99,7 +101,7 @@ function row(user) {
       () => api.post(`/api/v1/users/${encodeURIComponent(user.id)}/revoke-sessions`),
       `The sessions of ${who} are revoked.`),
   );
-  if (!self) {
+  if (!fixed) {
     actions.append(
       actionButton("Delete", `Delete ${who} with their chats and files? This cannot be undone.`,
         () => api.del(`/api/v1/users/${encodeURIComponent(user.id)}`), `${who} is deleted.`, "danger"),
@@ -108,7 +110,13 @@ function row(user) {
   return el(
     "tr",
     { dataset: { userId: user.id } },
-    el("td", {}, user.name, self ? el("span", { className: "tag" }, "you") : null),
+    el(
+      "td",
+      {},
+      user.name,
+      self ? el("span", { className: "tag" }, "you") : null,
+      user.is_primary ? el("span", { className: "tag" }, "primary admin") : null,
+    ),
     el("td", { className: "mono" }, user.email),
     el("td", {}, role),
     el("td", {}, states.join(", ")),
