@@ -135,8 +135,13 @@ class LogFile:
             raise
 
     def _chain_head(self, fd: int, inode: int, size: int, lock_fd: int) -> str:
-        if self._head is not None and self._head[:2] == (inode, size):
-            return self._head[2]  # nobody wrote since this process did
+        stored = os.pread(lock_fd, 64, 0).decode("ascii", "replace")
+        # Nobody wrote since this process did. The same inode and size alone do not say
+        # so: another process may have rotated, and its new file taken the freed inode
+        # and grown to the same size (entries of one length, on tmpfs); the head that
+        # every append leaves in the lock file tells them apart.
+        if self._head is not None and self._head == (inode, size, stored):
+            return stored
         if size:
             tail = os.pread(fd, min(size, _TAIL), max(0, size - _TAIL))
             last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
@@ -146,7 +151,6 @@ class LogFile:
                     return digest
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged last line: the lock file still knows the head
-        stored = os.pread(lock_fd, 64, 0).decode("ascii", "replace")
         return stored if len(stored) == 64 else GENESIS
 
     def _rotate(self, lock_fd: int, head: str) -> None:

@@ -86,6 +86,21 @@ def test_two_processes_rotating_every_64kib_keep_every_entry_whole(tmp_path: Pat
     assert verify([*rotated, path]) == (20_000, None)
 
 
+def test_a_process_sees_a_rotation_that_left_a_file_of_the_same_inode_and_size(
+    tmp_path: Path,
+) -> None:
+    # Entries of one length, two entries a file: B's rotation frees the inode A last
+    # wrote to, B's new file takes it, and B's one entry leaves it at A's size.
+    path = tmp_path / "audit.log"
+    line_size = len(seal({"n": 0}, "0" * 64)[0])
+    a, b = (LogFile(path, rotation_size=2 * line_size, retention=100) for _ in "ab")
+    a.append([{"n": 0}])
+    b.append([{"n": 1}, {"n": 2}])
+    a.append([{"n": 3}])
+
+    assert verify([*rotated_files(path), path]) == (4, None)
+
+
 def test_retention_keeps_the_newest_rotated_files(tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     writer = _writer(path, rotation_size=2048, retention=3)
