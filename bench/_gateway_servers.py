@@ -36,6 +36,7 @@ def gateway_environment(data_dir: Path, upstream: str) -> dict[str, str]:
         "DEFAULT_USER_ROLE": "user",
         "MODEL_LIST_CACHE_TTL": "1h",
         "ENABLE_API_KEYS": "true",
+        "USER_PERMISSIONS_FEATURES_API_KEYS": "true",
         "COSTLY_RATE_LIMIT": "1000000000/1m",
         "API_RATE_LIMIT_KEY": "1000000000/1m",
     }

@@ -16,13 +16,13 @@ from pydantic import BaseModel, EmailStr, StringConstraints, field_validator
 
 from bastion.api.deps import (
     AdminUser,
-    AnyRole,
     ServicesDep,
     VerifiedUser,
     client_ip,
     current_principal,
     hit_limit,
 )
+from bastion.api.direct import direct
 from bastion.api.forms import Name, Password, ProfileImageUrl
 from bastion.auth.authenticate import COOKIE_NAME, read_credential
 from bastion.auth.roles import Role
@@ -129,8 +129,9 @@ def _csrf(request: Request, auth_token: str) -> str:
 
 
 # First: the session check is the route every page load makes.
-@router.get("/")
-async def me(request: Request, principal: AnyRole) -> dict[str, Any]:
+@direct(router, "GET", "/")
+async def me(request: Request) -> dict[str, Any]:
+    principal = await current_principal(request)
     if principal.via != "cookie":
         return principal.user.public()
     credential = read_credential(request.scope["headers"])

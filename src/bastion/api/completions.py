@@ -1,7 +1,8 @@
 """``POST /api/chat/completions``: OpenAI-compatible, to whichever upstream serves the model.
 
 With ``base_url=http://host/api`` the official ``openai`` client calls this route and
-``/api/models`` unchanged.
+``/api/models`` unchanged. A direct route (``bastion.api.direct``): the caller, their
+role and the costly-calls limit are checked here, by the functions the dependencies use.
 """
 
 from __future__ import annotations
@@ -9,17 +10,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bastion.api.deps import CostlyLimit, ServicesDep, json_object
+from bastion.api.deps import current_principal, json_object, limit_caller
+from bastion.api.direct import direct
+from bastion.auth.rbac import require_role
 from bastion.chats.recorder import recording
 from bastion.gateway.upstreams import InvalidCompletionRequest
+from bastion.services import Services
 
 router = APIRouter(tags=["completions"])
 
 
-@router.post("/api/chat/completions")
-async def chat_completions(
-    request: Request, principal: CostlyLimit, services: ServicesDep
-) -> Response:
+@direct(router, "POST", "/api/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    services: Services = request.app.state.services
+    principal = require_role(await current_principal(request), ("user", "admin"))
+    limit = services.settings.ratelimit.costly_rate_limit
+    standing = await limit_caller(services, request, principal, "costly", limit)
     body = await json_object(request)
     if not isinstance(body.get("messages"), list):
         raise InvalidCompletionRequest("The body needs a list of messages.")
@@ -27,4 +33,4 @@ async def chat_completions(
     around = None
     if "chat_id" in body:  # a call about no chat does no extra work
         around = await recording(services.chats, principal.user.id, body, entry.id)
-    return services.gateway.chat_completion(entry, body, around)
+    return services.gateway.chat_completion(entry, body, around, headers=standing)

@@ -102,13 +102,33 @@ async def admin_user(principal: Annotated[Principal, Depends(current_principal)]
     return require_role(principal, ("admin",))
 
 
+async def limit_caller(
+    services: Services, request: Request, principal: Principal, name: str, limit: RateLimit
+) -> dict[str, str]:
+    """Count one hit of ``name`` per API key (when called with one) or per user (429 when
+    the limit is full); the decision's ``RateLimit-*`` headers for the answer."""
+    who = (
+        f"key:{principal.api_key_id}"
+        if principal.api_key_id is not None
+        else f"user:{principal.user.id}"
+    )
+    decision = await services.limiter.hit(
+        name,
+        [(limit, f"{name}:{who}")],
+        scope=request.scope,
+        user_id=principal.user.id,
+        api_key_id=principal.api_key_id,
+    )
+    return decision.headers()
+
+
 def rate_limited(
     name: str, limit_of: Callable[[Settings], RateLimit]
 ) -> Callable[..., Awaitable[Principal]]:
     """A dependency limiting a route per API key (when called with one) or per user.
 
-    For routes that cost real money or compute (chat completions, embeddings): attach
-    ``CostlyLimit`` or ``Depends(rate_limited("name", lambda s: s.ratelimit.some_limit))``.
+    For routes that cost real money or compute: ``Depends(rate_limited("name",
+    lambda s: s.ratelimit.some_limit))``; a direct route calls ``limit_caller`` itself.
     """
 
     async def dependency(
@@ -117,20 +137,8 @@ def rate_limited(
         principal: Annotated[Principal, Depends(verified_user)],
     ) -> Principal:
         services: Services = request.app.state.services
-        who = (
-            f"key:{principal.api_key_id}"
-            if principal.api_key_id is not None
-            else f"user:{principal.user.id}"
-        )
-        await hit_limit(
-            services,
-            request,
-            response,
-            name,
-            [(limit_of(services.settings), f"{name}:{who}")],
-            user_id=principal.user.id,
-            api_key_id=principal.api_key_id,
-        )
+        limit = limit_of(services.settings)
+        response.headers.update(await limit_caller(services, request, principal, name, limit))
         return principal
 
     return dependency
@@ -140,10 +148,6 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 AnyRole = Annotated[Principal, Depends(current_principal)]
 VerifiedUser = Annotated[Principal, Depends(verified_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
-CostlyLimit = Annotated[
-    Principal,
-    Depends(rate_limited("costly", lambda settings: settings.ratelimit.costly_rate_limit)),
-]
 
 
 async def json_object(request: Request) -> dict[str, Any]:

@@ -7,9 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from bastion.api.deps import AdminUser, ServicesDep, VerifiedUser, known_users
+from bastion.api.deps import AdminUser, ServicesDep, current_principal, known_users
+from bastion.api.direct import direct
+from bastion.auth.rbac import require_role
 from bastion.gateway.upstreams import NO_UPSTREAM
 from bastion.jsondata import StoredText
+from bastion.services import Services
 from bastion.store.model_access import AccessList
 
 router = APIRouter(tags=["models"])
@@ -24,8 +27,11 @@ class AccessForm(BaseModel):
     )
 
 
-@router.get("/api/models")
-async def list_models(principal: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
+# A direct route (bastion.api.direct): every program and page load lists the models.
+@direct(router, "GET", "/api/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    principal = require_role(await current_principal(request), ("user", "admin"))
     models = await services.gateway.usable_models(principal)
     answer: dict[str, Any] = {"object": "list", "data": [model.public() for model in models]}
     if principal.user.role == "admin" and not services.gateway.catalog.upstreams:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -101,14 +101,16 @@ class Gateway:
         entry: ModelEntry,
         body: dict[str, Any],
         around: Callable[[Exchange], Exchange] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> UpstreamResponse:
-        """The model's answer; ``around`` wraps the exchange (to store it in a chat)."""
+        """The model's answer; ``around`` wraps the exchange (to store it in a chat),
+        ``headers`` go out with it whatever its status."""
         chat = self._openai_chat if entry.upstream.kind == "openai" else self._ollama_chat
 
         def exchange() -> AbstractAsyncContextManager[Reply]:
             return chat(entry, body)
 
-        return UpstreamResponse(exchange if around is None else around(exchange))
+        return UpstreamResponse(exchange if around is None else around(exchange), headers)
 
     def _open(
         self, upstream: Upstream, method: str, path: str, **kwargs: Any

@@ -9,7 +9,7 @@ first byte too. Chunks are sent as they arrive, never collected.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -38,9 +38,13 @@ Exchange = Callable[[], AbstractAsyncContextManager[Reply]]
 class UpstreamResponse(Response):
     """A response whose status, type and body come from the exchange with the upstream."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, headers: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self._exchange = exchange
+        self._extra_headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in (headers or {}).items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:
@@ -60,7 +64,10 @@ class UpstreamResponse(Response):
         started = False
         try:
             async with self._exchange() as reply:
-                headers = [(b"content-type", reply.media_type.encode("latin-1"))]
+                headers = [
+                    (b"content-type", reply.media_type.encode("latin-1")),
+                    *self._extra_headers,
+                ]
                 if reply.media_type.startswith(("text/event-stream", "application/x-ndjson")):
                     headers += SSE_HEADERS
                 start = {"type": "http.response.start", "status": reply.status, "headers": headers}
@@ -80,6 +87,7 @@ class UpstreamResponse(Response):
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode()),
+                        *self._extra_headers,
                     ],
                 }
             )

@@ -5,14 +5,22 @@ and on a real Redis."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
 import pytest
+from fastapi import Depends
 
-from bastion.api.deps import CostlyLimit
+from bastion.api.deps import rate_limited
 from bastion.audit.events import MemorySink
+from bastion.auth.authenticate import Principal
 from tests.support import PASSWORD, Bastion, Clock, CountingHasher
 
 ATTACKER = "203.0.113.5"
+CostlyLimited = Annotated[
+    Principal,
+    Depends(rate_limited("costly", lambda settings: settings.ratelimit.costly_rate_limit)),
+]
 REAL_USER = "198.51.100.7"
 WRONG = "not the password at all"
 
@@ -260,7 +268,7 @@ async def test_costly_route_dependency_limits_per_user_with_headers(start) -> No
     bastion, _ = await start({"COSTLY_RATE_LIMIT": "2/1m"})
 
     @bastion.app.get("/test/costly")
-    async def costly(_: CostlyLimit) -> dict[str, bool]:
+    async def costly(_: CostlyLimited) -> dict[str, bool]:
         return {"ok": True}
 
     await bastion.signup("admin@example.com")

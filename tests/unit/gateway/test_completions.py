@@ -254,6 +254,9 @@ def test_completions_are_limited_per_user_by_the_costly_limit(
         admin = signup(client, "admin@example.com")
         answers = [_complete(client, admin, "gpt-normal") for _ in range(3)]
     assert [answer.status_code for answer in answers] == [200, 200, 429]
+    # Each answer tells where the caller stands.
+    assert [answer.headers["ratelimit-remaining"] for answer in answers[:2]] == ["1", "0"]
+    assert answers[0].headers["ratelimit-limit"] == "2"
     assert answers[2].json()["code"] == "rate_limited"
     assert int(answers[2].headers["retry-after"]) > 0
     # The refused completion never reached the upstream.
