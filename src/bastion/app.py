@@ -123,7 +123,9 @@ def create_app(
     app.state.csrf = csrf_tokens = CsrfTokens(settings.auth.secret_key)
     install_error_handlers(app)
     # Routes are matched in this order: the hot paths (completions, the session check)
-    # are found first.
+    # are found first. They go into the app's own list: an included router is matched
+    # through FastAPI's per-include wrappers on every request, which was a quarter of
+    # the time of ``GET /health`` (73 µs against 55 µs flat, in-process).
     for router in (
         completions.router,
         auths.router,
