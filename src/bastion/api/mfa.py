@@ -15,7 +15,8 @@ from pydantic import BaseModel, StringConstraints
 from bastion.api.auths import _start_session
 from bastion.api.deps import AdminUser, AnyRole, ServicesDep, client_ip, hit_limit
 from bastion.api.forms import Password
-from bastion.errors import InvalidCredentials, NotFound
+from bastion.auth.signin import InvalidSecondFactor
+from bastion.errors import Forbidden, InvalidCredentials, NotFound
 from bastion.services import Services
 from bastion.store.users import UserRecord
 
@@ -38,6 +39,31 @@ class DisableForm(BaseModel):
 class SecondStepForm(BaseModel):
     mfa_token: MfaToken
     code: Code
+
+
+ChallengeToken = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+PasskeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class PasskeyRegistration(BaseModel):
+    challenge_token: ChallengeToken
+    name: PasskeyName
+    credential: dict[str, Any]  # the browser's PublicKeyCredential.toJSON()
+
+
+class PasskeyOptionsForm(BaseModel):
+    mfa_token: MfaToken | None = None  # absent: a sign-in with the passkey alone
+
+
+class PasskeySignin(BaseModel):
+    mfa_token: MfaToken | None = None
+    challenge_token: ChallengeToken
+    credential: dict[str, Any]
+
+
+class PasskeyLoginDisabled(Forbidden):
+    code = "passkey_login_disabled"
+    detail = "Signing in with a passkey alone is not enabled on this server."
 
 
 async def _fresh(services: Services, user_id: str) -> UserRecord:
@@ -101,6 +127,116 @@ async def signin_second_step(
     )
     response.headers.update(limits.headers())
     return await _start_session(request, response, services, user, method=method)
+
+
+@router.post("/auths/mfa/webauthn/register/options")
+async def passkey_options(principal: AnyRole, services: ServicesDep) -> dict[str, Any]:
+    return await services.mfa.passkeys.registration_options(
+        principal.user, services.settings.http.webui_url
+    )
+
+
+@router.post("/auths/mfa/webauthn/register/verify")
+async def passkey_register(
+    form: PasskeyRegistration,
+    request: Request,
+    response: Response,
+    principal: AnyRole,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    user = principal.user
+    passkey = await services.mfa.passkeys.register(
+        user,
+        form.challenge_token,
+        form.name,
+        form.credential,
+        services.settings.http.webui_url,
+        request.scope,
+    )
+    await services.users.revoke_all_tokens(user.id)
+    session = await _start_session(request, response, services, await _fresh(services, user.id))
+    return {**session, "passkey": passkey.public()}
+
+
+@router.get("/auths/mfa/webauthn/credentials")
+async def passkey_list(principal: AnyRole, services: ServicesDep) -> list[dict[str, object]]:
+    return [passkey.public() for passkey in await services.mfa.passkeys.list(principal.user.id)]
+
+
+@router.delete("/auths/mfa/webauthn/credentials/{passkey_id}")
+async def passkey_remove(
+    passkey_id: str,
+    request: Request,
+    response: Response,
+    principal: AnyRole,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    user = principal.user
+    await services.mfa.passkeys.remove(user, passkey_id, request.scope)
+    await services.users.revoke_all_tokens(user.id)
+    return await _start_session(request, response, services, await _fresh(services, user.id))
+
+
+@router.post("/auths/signin/webauthn/options")
+async def signin_passkey_options(
+    form: PasskeyOptionsForm, request: Request, response: Response, services: ServicesDep
+) -> dict[str, Any]:
+    webui_url = services.settings.http.webui_url
+    if form.mfa_token is None:
+        if not services.settings.mfa.enable_passkey_login:
+            raise PasskeyLoginDisabled
+        # Each request stores a challenge: bounded per address like sign-in attempts.
+        await hit_limit(
+            services,
+            request,
+            response,
+            "signin",
+            [(services.settings.ratelimit.signin_rate_limit_ip, f"signin:ip:{client_ip(request)}")],
+        )
+        return await services.mfa.passkeys.authentication_options(None, webui_url)
+    user = await services.mfa.pending_user(form.mfa_token)
+    return await services.mfa.passkeys.authentication_options(user.id, webui_url)
+
+
+@router.post("/auths/signin/webauthn")
+async def signin_passkey(
+    form: PasskeySignin, request: Request, response: Response, services: ServicesDep
+) -> dict[str, Any]:
+    """The second step with a passkey, or (ENABLE_PASSKEY_LOGIN) the whole sign-in."""
+    passkeys = services.mfa.passkeys
+    webui_url = services.settings.http.webui_url
+    ip = client_ip(request)
+    user: UserRecord | None
+    if form.mfa_token is not None:
+        user = await services.mfa.pending_user(form.mfa_token)
+    else:
+        if not services.settings.mfa.enable_passkey_login:
+            raise PasskeyLoginDisabled
+        await hit_limit(
+            services,
+            request,
+            response,
+            "signin",
+            [(services.settings.ratelimit.signin_rate_limit_ip, f"signin:ip:{ip}")],
+        )
+        passkey = await passkeys.passkey_of(form.credential)
+        known = None if passkey is None else await services.users.get(passkey.user_id)
+        # Read again: the lockout's counts are not cached.
+        user = None if known is None else await services.users.by_email(known.email)
+        if user is None or not user.is_active:
+            raise InvalidSecondFactor("The passkey could not be verified.")
+    account = user
+
+    async def check() -> bool:
+        return await passkeys.verify(
+            form.challenge_token, form.credential, account, webui_url, request.scope
+        )
+
+    limits = await services.signin.second_factor(user, ip, request.scope, check, "passkey")
+    if form.mfa_token is not None:
+        await services.mfa.spend(form.mfa_token)
+    response.headers.update(limits.headers())
+    return await _start_session(request, response, services, user, method="passkey")
 
 
 @router.post("/users/{user_id}/mfa/reset")

@@ -26,6 +26,7 @@ from starlette.types import Scope
 
 from bastion.audit.events import SecurityEvents
 from bastion.auth import totp
+from bastion.auth.passkeys import Passkeys, token_key
 from bastion.auth.sealing import Sealer, Unsealable, derive_key
 from bastion.auth.signin import InvalidSecondFactor, SignIn
 from bastion.config.mfa import MfaSettings
@@ -64,11 +65,6 @@ class MfaNotEnabled(BastionError):
 class MfaSetupMissing(BastionError):
     code = "mfa_setup_missing"
     detail = "Start the setup first."
-
-
-def token_key(token: str) -> str:
-    """How a one-time token is kept: its SHA-256, so the table holds nothing usable."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_recovery_code() -> str:
@@ -123,8 +119,9 @@ class Mfa:
         # Whether an account has a factor, by (account, token version): every change of
         # factors bumps the version, so an entry is never stale.
         self._enrolled: dict[tuple[str, int], bool] = {}
-        # Other kinds of factor (passkeys) say whether an account has one of theirs.
-        self.other_methods: list[Callable[[str], Any]] = []
+        self.passkeys = Passkeys(
+            store=store, events=events, rp_name=settings.webui_name, clock=clock
+        )
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -137,8 +134,7 @@ class Mfa:
         record = await self.store.totp(user_id)
         if record is not None and record.confirmed:
             found += ["totp", "recovery"]
-        for other in self.other_methods:
-            found += await other(user_id)
+        found += await self.passkeys.methods(user_id)
         return found
 
     async def has_factor(self, user: UserRecord) -> bool:
