@@ -47,7 +47,7 @@ def qr_svg(uri: str) -> str:
 def matching_step(secret: str, code: str, now: float) -> int | None:
     """The time step within the drift window whose code is ``code``, else None."""
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
     current = int(now) // INTERVAL

@@ -431,3 +431,69 @@ async def test_an_admin_resets_a_users_factors_and_their_sessions_end(
         "/api/v1/users/nobody/mfa/reset", headers=_auth(admin["token"])
     )
     assert missing.status_code == 404
+
+
+async def test_the_second_step_finishes_on_another_instance_and_only_once(
+    start_bastion, clock: Clock, sink: MemorySink, redis_url: str
+) -> None:
+    env = {"REDIS_URL": redis_url}
+    first = await start_bastion(env, clock=clock, sinks=[sink])
+    second = await start_bastion(env, clock=clock, sinks=[sink])
+    user = await first.signup("someone@example.com")
+    secret, _, _ = await _enrol(first, user["token"], clock)
+    mfa_token = await _password_step(first, "someone@example.com")
+    clock.advance(30)
+    code = pyotp.TOTP(secret).at(clock())
+    done = await _second_step(second, mfa_token, code)
+    assert done.status_code == 200, done.text
+    assert (await first.me(done.json()["token"])).status_code == 200
+    again = await _second_step(first, mfa_token, code)
+    assert again.status_code == 401 and again.json()["code"] == "mfa_token_invalid"
+
+
+async def test_passkeys_need_webui_url_and_passkey_login_is_off_by_default(start) -> None:
+    bastion = await start()
+    user = await bastion.signup("someone@example.com")
+    options = await bastion.client.post(
+        "/api/v1/auths/mfa/webauthn/register/options", headers=_auth(user["token"])
+    )
+    assert options.status_code == 400 and options.json()["code"] == "passkeys_unavailable"
+    alone = await bastion.client.post("/api/v1/auths/signin/webauthn/options", json={})
+    assert alone.status_code == 403 and alone.json()["code"] == "passkey_login_disabled"
+    listed = await bastion.client.get(
+        "/api/v1/auths/mfa/webauthn/credentials", headers=_auth(user["token"])
+    )
+    assert listed.json() == []
+    missing = await bastion.client.delete(
+        "/api/v1/auths/mfa/webauthn/credentials/nothing", headers=_auth(user["token"])
+    )
+    assert missing.status_code == 404
+
+
+async def test_a_forged_registration_is_refused_and_its_challenge_is_spent(start) -> None:
+    bastion = await start({"WEBUI_URL": "https://chat.example.com"})
+    # A program's client (no Origin): the test client's origin is not WEBUI_URL's.
+    async with client_from(bastion, "127.0.0.1") as client:
+        signup = {"name": "Someone", "email": "someone@example.com", "password": PASSWORD}
+        user = (await client.post("/api/v1/auths/signup", json=signup)).json()
+        headers = _auth(user["token"])
+        begun = await client.post("/api/v1/auths/mfa/webauthn/register/options", headers=headers)
+        assert begun.status_code == 200
+        options = begun.json()["options"]
+        assert options["rp"] == {"id": "chat.example.com", "name": "Bastion"}
+        assert options["user"]["name"] == "someone@example.com"
+        form = {
+            "challenge_token": begun.json()["challenge_token"],
+            "name": "Key",
+            "credential": {"id": "x"},
+        }
+        forged = await client.post(
+            "/api/v1/auths/mfa/webauthn/register/verify", json=form, headers=headers
+        )
+        assert forged.status_code == 400 and forged.json()["code"] == "passkey_invalid"
+        replayed = await client.post(
+            "/api/v1/auths/mfa/webauthn/register/verify", json=form, headers=headers
+        )
+        assert (
+            replayed.json()["detail"] == "The passkey request has expired or was used: try again."
+        )
