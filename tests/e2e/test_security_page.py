@@ -42,6 +42,8 @@ def test_security_page_renders_without_problems(
         page.get_by_role("img", name="QR code of the key for the authenticator app")
     ).to_be_visible()
     screenshot(page, f"security-setup-{width}")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, f"security-setup-{width}-dark")
 
 
 def test_totp_enrolment_and_the_two_step_sign_in_through_the_pages(
@@ -84,6 +86,8 @@ def test_totp_enrolment_and_the_two_step_sign_in_through_the_pages(
     expect(step.get_by_role("heading", name="Second step")).to_be_visible()
     assert not [c for c in fresh.context.cookies() if c["name"] == "token"]
     screenshot(fresh, "signin-second-step")
+    fresh.emulate_media(color_scheme="dark")
+    screenshot(fresh, "signin-second-step-dark")
     wrong = f"{(int(_code(secret)) + 500_000) % 1_000_000:06d}"
     step.get_by_label("Code").fill(wrong)
     step.get_by_role("button", name="Verify").click()
