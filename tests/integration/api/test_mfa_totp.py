@@ -388,8 +388,13 @@ async def test_require_mfa_admin_keeps_an_unenrolled_admin_on_the_enrolment_rout
     assert (await bastion.client.get("/api/v1/auths/", headers=headers)).status_code == 200
     status = await bastion.client.get("/api/v1/auths/mfa", headers=headers)
     assert status.json()["required"] is True
-    page = await bastion.client.get("/", headers=headers)
-    assert page.status_code == 303 and page.headers["location"] == "/settings/security"
+    for held in ("/", "/settings", "/admin/users"):
+        page = await bastion.client.get(held, headers=headers)
+        assert page.status_code == 303 and page.headers["location"] == "/settings/security"
+    security = await bastion.client.get("/settings/security", headers=headers)
+    assert security.status_code == 200 and "Authenticator app" in security.text
+    setup = await bastion.client.post("/api/v1/auths/mfa/totp/setup", headers=headers)
+    assert setup.status_code == 200
     # Members are not held by REQUIRE_MFA=admin.
     assert (await bastion.client.get("/api/v1/auths/mfa", headers=_auth(member["token"]))).json()[
         "required"
