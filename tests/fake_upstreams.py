@@ -259,15 +259,26 @@ class _Reply:
         await self.raw(status, "application/json", [json.dumps(value).encode()])
 
 
-@contextmanager
-def serve(
-    app: ASGIApp, *, lifespan: str = "off", tls: tuple[str, str] | None = None
-) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free port; yields ``http://127.0.0.1:PORT``
-    (``https://`` with ``tls``, the certificate chain's and the key's file names)."""
+def free_socket() -> socket.socket:
+    """A TCP socket bound to a free port of 127.0.0.1."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serve(
+    app: ASGIApp,
+    *,
+    lifespan: str = "off",
+    tls: tuple[str, str] | None = None,
+    sock: socket.socket | None = None,
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on a free port; yields ``http://127.0.0.1:PORT``
+    (``https://`` with ``tls``, the certificate chain's and the key's file names).
+    ``sock``: a socket bound already (``free_socket``), when the app must know its port."""
+    sock = sock or free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -26,6 +26,7 @@ from bastion.api import (
     folders,
     groups,
     health,
+    mfa,
     models,
     ollama,
     retrieval,
@@ -129,6 +130,7 @@ def create_app(
     for router in (
         completions.router,
         auths.router,
+        mfa.router,
         admin_config.router,
         api_keys.router,
         health.router,
@@ -177,7 +179,13 @@ def create_app(
         tokens=csrf_tokens,
         cookie_name=COOKIE_NAME,
         trusted_origins=trusted_origins,
-        login_paths=("/api/v1/auths/signin", "/api/v1/auths/signup"),
+        login_paths=(
+            "/api/v1/auths/signin",
+            "/api/v1/auths/signup",
+            "/api/v1/auths/signin/mfa",
+            "/api/v1/auths/signin/webauthn/options",
+            "/api/v1/auths/signin/webauthn",
+        ),
         # Uploads are multipart; CSP reports are sent by browsers as their own types.
         other_bodies=("/api/v1/files", "/api/v1/security/csp-report"),
         sessionless_paths=("/api/v1/security/csp-report",),

@@ -19,6 +19,7 @@ from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.lockout import Lockouts
+from bastion.auth.mfa import Mfa
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.permissions import Permissions
 from bastion.auth.revocation import Revocations
@@ -41,6 +42,7 @@ from bastion.store.chats import Chats
 from bastion.store.db import Database
 from bastion.store.folders import Folders
 from bastion.store.groups import GroupStore
+from bastion.store.mfa import MfaStore
 from bastion.store.model_access import ModelAccessStore
 from bastion.store.runtime_settings import RuntimeSettingsStore
 from bastion.store.users import UserRecord, Users
@@ -74,6 +76,7 @@ class Services:
     folders: Folders
     files: Files
     web_fetch: WebFetcher
+    mfa: Mfa  # second factors (auth/mfa.py)
 
     @property
     def settings(self) -> Settings:
@@ -208,6 +211,23 @@ class Services:
             key_failure_limit=settings.ratelimit.api_key_failure_rate_limit_ip,
             shared=shared,
         )
+        signin = SignIn(
+            users=users,
+            hasher=hasher,
+            lockouts=lockouts,
+            limiter=limiter,
+            limits=settings.ratelimit,
+            events=events,
+        )
+        mfa = Mfa(
+            store=MfaStore(db),
+            users=users,
+            signin=signin,
+            events=events,
+            settings=settings.mfa,
+            clock=clock,
+        )
+        signin.needs_second_factor = mfa.has_factor
         runtime = RuntimeSettings(settings, RuntimeSettingsStore(db), shared=shared, clock=clock)
         if shared is not None:
             shared.on_recover.append(runtime.seed)
@@ -232,14 +252,7 @@ class Services:
             alerts=alerts,
             limiter=limiter,
             lockouts=lockouts,
-            signin=SignIn(
-                users=users,
-                hasher=hasher,
-                lockouts=lockouts,
-                limiter=limiter,
-                limits=settings.ratelimit,
-                events=events,
-            ),
+            signin=signin,
             shared=shared,
             groups=groups,
             permissions=Permissions(groups, settings.auth.user_permissions),
@@ -253,6 +266,7 @@ class Services:
                 clock=clock,
             ),
             web_fetch=WebFetcher.from_settings(settings),
+            mfa=mfa,
         )
         runtime.on_change.append(services._settings_changed)
         authenticator.settings_from_database = runtime.refresh_from_database

@@ -29,6 +29,10 @@ TABLES = {
     "model_access",
     "group_members",
     "signin_failures",
+    "mfa_totp",
+    "mfa_recovery_codes",
+    "mfa_challenges",
+    "webauthn_credentials",
     "alembic_version",
 }
 

@@ -115,7 +115,12 @@ def _session_answer(user: UserRecord, issued: IssuedToken) -> dict[str, Any]:
 
 
 async def _start_session(
-    request: Request, response: Response, services: Services, user: UserRecord
+    request: Request,
+    response: Response,
+    services: Services,
+    user: UserRecord,
+    *,
+    method: str = "password",
 ) -> dict[str, Any]:
     issued = services.tokens.issue(user.id, user.token_version)
     set_auth_cookie(request, response, services, issued)
@@ -207,6 +212,9 @@ async def signin(
         _normalise_email(form.email), form.password, client_ip(request), request.scope
     )
     response.headers.update(signed_in.limits.headers())
+    if signed_in.second_factor_pending:
+        # No session yet: the answer is the key to the second step (api/mfa.py) alone.
+        return await services.mfa.challenge(signed_in.user)
     return await _start_session(request, response, services, signed_in.user)
 
 

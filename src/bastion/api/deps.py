@@ -90,8 +90,20 @@ async def current_principal(request: Request) -> Principal:
                 "api_key.denied", outcome="denied", scope=request.scope, reason=refused.code
             )
         raise
+    if services.settings.mfa.require_mfa != "off" and not _enrolment_path(request.scope["path"]):
+        await services.mfa.enforce(principal.user)
     request.state.principal = principal
     return principal
+
+
+# What an account the policy holds to a second factor may reach before it has one: the
+# session check, signing out, and setting the factor up (pages: web/templating.py).
+_ENROLMENT_PATHS = ("/api/v1/auths/mfa/", "/settings/security")
+_ENROLMENT_EXACT = frozenset({"/api/v1/auths/", "/api/v1/auths/signout", "/api/v1/auths/mfa"})
+
+
+def _enrolment_path(path: str) -> bool:
+    return path in _ENROLMENT_EXACT or path.startswith(_ENROLMENT_PATHS)
 
 
 async def verified_user(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:

@@ -14,6 +14,7 @@ Every outcome is a security event. The route only turns the result into a sessio
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.types import Scope
@@ -33,11 +34,19 @@ class AccountDisabled(Forbidden):
     detail = "This account is disabled."
 
 
+class InvalidSecondFactor(BastionError):
+    status_code = 400
+    code = "mfa_code_invalid"
+    detail = "The code is incorrect."
+
+
 @dataclass(frozen=True, slots=True)
 class SignedIn:
     user: UserRecord
     # The rate limits' standing after this attempt, for the answer's RateLimit-* headers.
     limits: Decision
+    # The password was right but a second factor must follow (``second_factor``).
+    second_factor_pending: bool = False
 
 
 class SignIn:
@@ -57,6 +66,8 @@ class SignIn:
         self._limiter = limiter
         self._limits = limits
         self._events = events
+        # Whether an account must pass a second factor (set by the services, ``auth/mfa``).
+        self.needs_second_factor: Callable[[UserRecord], Awaitable[bool]] | None = None
 
     async def attempt(self, email: str, password: str, ip: str, scope: Scope) -> SignedIn:
         """The account ``email`` names if ``password`` is its own and it may sign in.
@@ -65,17 +76,7 @@ class SignIn:
         Raises ``RateLimited``, the lockout's errors, ``InvalidCredentials`` or
         ``AccountDisabled``.
         """
-        limits = self._limits
-        decision = await self._limiter.hit(
-            "signin",
-            [
-                (limits.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
-                (limits.signin_rate_limit_ip, f"signin:ip:{ip}"),
-                (limits.signin_rate_limit_account, f"signin:account:{email}"),
-            ],
-            scope=scope,
-            email=email,
-        )
+        decision = await self._limit(email, ip, scope)
         user = await self._users.by_email(email)
         await self._check_lockout(email, ip, user, scope)
         if user is None:
@@ -93,7 +94,10 @@ class SignIn:
         if not result.ok:
             await self._wrong_password(email, ip, user, scope)
             raise InvalidCredentials
-        await self._lockouts.succeeded(user, ip)
+        pending = self.needs_second_factor is not None and await self.needs_second_factor(user)
+        if not pending:
+            # With a second factor to come, the failures count on until it is passed too.
+            await self._lockouts.succeeded(user, ip)
         if not user.is_active:
             self._events.record(
                 "auth.signin",
@@ -107,8 +111,72 @@ class SignIn:
             # An imported bcrypt hash (or weaker argon2) is upgraded now that we know the password.
             new_hash = await self._hasher.hash_async(password)
             await self._users.set_password_hash(user.id, new_hash, revoke=False)
+        if pending:
+            self._events.record(
+                "auth.signin",
+                outcome="info",
+                scope=scope,
+                user_id=user.id,
+                role=user.role,
+                reason="second_factor_required",
+            )
+            return SignedIn(user, decision, second_factor_pending=True)
         self._events.record("auth.signin", scope=scope, user_id=user.id, role=user.role)
         return SignedIn(user, decision)
+
+    async def second_factor(
+        self,
+        user: UserRecord,
+        ip: str,
+        scope: Scope,
+        check: Callable[[], Awaitable[bool]],
+        method: str,
+    ) -> Decision:
+        """Finish the sign-in of ``user`` (past the password) if ``check()`` passes.
+
+        A code is a password of six digits: it meets the same rate limits, delays and
+        lockout as passwords, before it is checked, and a failure counts towards them.
+        Raises ``RateLimited``, the lockout's errors or ``InvalidSecondFactor``.
+        """
+        decision = await self._limit(user.email, ip, scope)
+        await self._check_lockout(user.email, ip, user, scope)
+        if not await check():
+            ip_failures, locked = await self._lockouts.failed(user.email, ip, user)
+            self._events.record(
+                "mfa.failed",
+                outcome="failure",
+                scope=scope,
+                user_id=user.id,
+                method=method,
+                failures_from_ip=ip_failures,
+            )
+            if locked:
+                self._events.record(
+                    "auth.lockout",
+                    outcome="denied",
+                    scope=scope,
+                    user_id=user.id,
+                    threshold=self._lockouts.threshold,
+                )
+            raise InvalidSecondFactor
+        await self._lockouts.succeeded(user, ip)
+        self._events.record(
+            "auth.signin", scope=scope, user_id=user.id, role=user.role, method=method
+        )
+        return decision
+
+    async def _limit(self, email: str, ip: str, scope: Scope) -> Decision:
+        limits = self._limits
+        return await self._limiter.hit(
+            "signin",
+            [
+                (limits.signin_rate_limit_account_ip, f"signin:account-ip:{email}|{ip}"),
+                (limits.signin_rate_limit_ip, f"signin:ip:{ip}"),
+                (limits.signin_rate_limit_account, f"signin:account:{email}"),
+            ],
+            scope=scope,
+            email=email,
+        )
 
     async def _check_lockout(
         self, email: str, ip: str, user: UserRecord | None, scope: Scope

@@ -18,6 +18,7 @@ from bastion.config.auth import AuthSettings, read_auth
 from bastion.config.files import FilesSettings, read_files
 from bastion.config.gateway import GatewaySettings, read_gateway
 from bastion.config.http import HttpSettings, read_http
+from bastion.config.mfa import MfaSettings, read_mfa
 from bastion.config.outbound import OutboundSettings, read_outbound
 from bastion.config.ratelimit import RateLimitSettings, read_ratelimit
 from bastion.config.reader import EnvReader
@@ -37,6 +38,7 @@ class Settings:
     redis: RedisSettings
     ratelimit: RateLimitSettings
     alerts: AlertSettings
+    mfa: MfaSettings
 
     # Values replaced by their documented safe fallback, one line each, printed at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -75,9 +77,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **server: object) ->
     overrides: dict[str, object] = {
         name: value for name, value in server.items() if value is not None
     }
+    auth = read_auth(env, data_dir)
     settings = Settings(
         server=replace(server_settings, **overrides),  # type: ignore[arg-type]
-        auth=read_auth(env, data_dir),
+        auth=auth,
         http=read_http(env),
         audit=read_audit(env, data_dir),
         gateway=read_gateway(env),
@@ -86,6 +89,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **server: object) ->
         redis=read_redis(env),
         ratelimit=read_ratelimit(env),
         alerts=read_alerts(env),
+        mfa=read_mfa(env, auth),
     )
     return replace(
         settings,

@@ -62,6 +62,15 @@ async def settings_page(request: Request) -> Page:
     )
 
 
+@router.get("/settings/security")
+async def account_security_page(request: Request) -> Page:
+    """Second factors; an account the policy holds to one is sent here until it has one."""
+    principal = await approved(request)
+    if not isinstance(principal, Principal):
+        return principal
+    return pages_of(request).render("security.html", user=principal.user, page="security")
+
+
 def _admin_page(template: str, page: str) -> Callable[[Request], Awaitable[Page]]:
     async def handler(request: Request) -> Page:
         principal = await _admin(request)

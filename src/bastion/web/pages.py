@@ -71,6 +71,7 @@ async def auth_page(request: Request) -> Response:
         page="auth",
         signup_enabled=services.settings.auth.enable_signup,
         first_account=first,
+        passkey_login=services.settings.mfa.enable_passkey_login,
     )
 
 

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from bastion import __version__
 from bastion.api.deps import current_principal
 from bastion.auth.authenticate import Principal
+from bastion.auth.mfa import MfaEnrolmentRequired
 from bastion.errors import BastionError
 from bastion.web.assets import StaticAssets
 
@@ -56,7 +57,12 @@ async def signed_in(request: Request) -> Principal | None:
 async def approved(request: Request) -> Principal | RedirectResponse:
     """The caller of a private page, or where to send them instead: the sign-in page
     without a valid cookie, the waiting page while the account is ``pending``."""
-    principal = await signed_in(request)
+    try:
+        principal: Principal | None = await current_principal(request)
+    except MfaEnrolmentRequired:
+        return redirect("/settings/security")  # the policy holds them there until enrolled
+    except BastionError:
+        principal = None
     if principal is None:
         return to_signin(request)
     if principal.user.role == "pending":

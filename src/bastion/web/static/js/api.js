@@ -59,7 +59,8 @@ export async function request(method, path, body, options = {}) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin", signal: options.signal };
   if (UNSAFE.has(method)) {
-    const isLogin = path === "/api/v1/auths/signin" || path === "/api/v1/auths/signup";
+    // The sign-in steps and sign-up act on no session yet.
+    const isLogin = path.startsWith("/api/v1/auths/signin") || path === "/api/v1/auths/signup";
     if (!isLogin) await ensureCsrf();
     if (csrfToken !== null) headers["X-CSRF-Token"] = csrfToken;
   }
