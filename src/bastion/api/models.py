@@ -26,6 +26,7 @@ class AccessForm(BaseModel):
 
 @router.get("/api/models")
 async def list_models(principal: VerifiedUser, services: ServicesDep) -> dict[str, Any]:
+    await services.runtime.refresh()  # upstreams changed by another process?
     models = await services.gateway.usable_models(principal)
     answer: dict[str, Any] = {"object": "list", "data": [model.public() for model in models]}
     if principal.user.role == "admin" and not services.gateway.catalog.upstreams:

@@ -87,6 +87,12 @@ class ModelCatalog:
                 self._fetched_at = self._clock()
         return self._models
 
+    def replace(self, upstreams: Sequence[Upstream]) -> None:
+        """Other upstreams from now on (changed at run time): the list is fetched again."""
+        self.upstreams = tuple(upstreams)
+        self._models = {}
+        self._fetched_at = None
+
     async def get(self, model_id: str) -> ModelEntry | None:
         return (await self.models()).get(model_id)
 
