@@ -279,3 +279,23 @@ async def test_local_web_fetch_switched_on_at_run_time_is_used_at_once(
     assert event.details["old"] == {
         "web": {**changed.json()["web"], "ENABLE_LOCAL_WEB_FETCH": False}
     }
+
+
+async def test_a_changed_upstream_outlives_a_restart_unless_the_environment_must_win(
+    start_bastion: StartBastion, first: Running, second: Running
+) -> None:
+    env = gateway_env(first, None)
+    bastion = await start_bastion(env)
+    admin = await _admin(bastion)
+    changed = await bastion.client.post(
+        f"{OPENAI}/update",
+        json={"OPENAI_API_BASE_URLS": [second.base_url], "OPENAI_API_KEYS": [NEW_KEY]},
+        headers=admin,
+    )
+    assert changed.status_code == 200, changed.text
+    restarted = await start_bastion(env)
+    assert restarted.services.settings.gateway.openai_api_base_urls == (second.base_url,)
+    assert restarted.services.gateway.catalog.upstreams[0].key == NEW_KEY
+    env_wins = await start_bastion({**env, "ENABLE_PERSISTENT_CONFIG": "false"})
+    assert env_wins.services.settings.gateway.openai_api_base_urls == (first.base_url,)
+    assert env_wins.services.gateway.catalog.upstreams[0].key == UPSTREAM_KEY
