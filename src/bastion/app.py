@@ -182,12 +182,17 @@ def create_app(
             "csrf.refused", outcome="denied", scope=scope, reason=reason
         ),
     )
+
+    async def upload_cap() -> int:
+        await services.runtime.refresh()  # FILE_MAX_SIZE changed by another process?
+        return services.settings.files.file_max_size + 64 * 1024
+
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_size=settings.server.max_request_body_size,
         # Uploads have their own cap (FILE_MAX_SIZE, also enforced while streaming, and
         # changed at run time), plus room for the multipart framing around the file.
-        overrides={"/api/v1/files": lambda: services.settings.files.file_max_size + 64 * 1024},
+        overrides={"/api/v1/files": upload_cap},
     )
     # Before any route takes a path segment as an id or a file name.
     app.add_middleware(RequestTargetMiddleware)

@@ -125,3 +125,24 @@ async def test_new_upstreams_set_on_one_instance_serve_the_others_next_request(
         shown = await other.client.get("/openai/config", headers=_auth(admin["token"]))
         assert shown.json()["OPENAI_API_KEYS"] == ["****6789"]
     assert "sk-new-0123456789" not in str([event.details for event in sink.events])
+
+
+async def test_a_larger_upload_limit_set_on_one_instance_admits_the_others_next_upload(
+    start_bastion, clock: Clock, sink: MemorySink, redis_url: str
+) -> None:
+    env = {"REDIS_URL": redis_url, **ENV, "FILE_MAX_SIZE": "1"}
+    one = await start_bastion(env, clock=clock, sinks=[sink])
+    other = await start_bastion(env, clock=clock, sinks=[sink])
+    admin = await one.signup("admin@example.com")
+    upload = {"file": ("notes.txt", b"x" * (2 * 1024 * 1024), "text/plain")}
+    refused = await other.client.post("/api/v1/files/", files=upload, headers=_auth(admin["token"]))
+    assert refused.status_code == 413
+    changed = await one.client.post(
+        "/api/v1/retrieval/config/update",
+        json={"FILE_MAX_SIZE": 3},
+        headers=_auth(admin["token"]),
+    )
+    assert changed.status_code == 200, changed.text
+    # The request-body cap is the first to ask: the upload is not refused before the route.
+    stored = await other.client.post("/api/v1/files/", files=upload, headers=_auth(admin["token"]))
+    assert stored.status_code == 200, stored.text

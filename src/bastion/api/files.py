@@ -77,7 +77,6 @@ async def upload_file(
     request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> dict[str, Any]:
     await require_permission(services, request, principal, "chat.file_upload")
-    await services.runtime.refresh()  # FILE_MAX_SIZE changed by another process?
     try:
         record = await services.files.upload(
             principal.user.id, request.headers.get("content-type", ""), _body(request)

@@ -10,7 +10,7 @@ See https://cheatsheetseries.owasp.org/cheatsheets/Denial_of_Service_Cheat_Sheet
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,8 +56,8 @@ class BodySizeLimitMiddleware:
 
     ``overrides`` maps path prefixes (matched segment-wise: ``/api/v1/files`` covers
     ``/api/v1/files/x`` but not ``/api/v1/filesx``) to their own cap; the longest
-    matching prefix wins. A cap may be a function, asked at each request, for one that
-    changes while the server runs.
+    matching prefix wins. A cap may be an async function, awaited at each request to its
+    paths, for one that changes while the server runs.
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class BodySizeLimitMiddleware:
         app: ASGIApp,
         max_size: int,
         *,
-        overrides: Mapping[str, int | Callable[[], int]] | None = None,
+        overrides: Mapping[str, int | Callable[[], Awaitable[int]]] | None = None,
     ) -> None:
         caps = {"": max_size, **(overrides or {})}
         for prefix, cap in caps.items():
@@ -85,18 +85,18 @@ class BodySizeLimitMiddleware:
             )
         )
 
-    def cap_for(self, path: str) -> int:
+    async def cap_for(self, path: str) -> int:
         """The cap that applies to ``path``."""
         for prefix, prefix_slash, cap in self._overrides:
             if path == prefix or path.startswith(prefix_slash):
-                return cap() if callable(cap) else cap
+                return await cap() if callable(cap) else cap
         return self.max_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.cap_for(scope["path"]) if self._overrides else self.max_size
+        cap = await self.cap_for(scope["path"]) if self._overrides else self.max_size
         try:
             declared = _declared_length(scope)
         except _BadContentLength as exc:

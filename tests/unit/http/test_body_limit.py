@@ -232,9 +232,13 @@ async def test_a_path_prefix_override_sets_its_own_cap(path: str, status: int) -
     assert sent[0]["status"] == status
 
 
-async def test_a_cap_given_as_a_function_is_asked_at_each_request() -> None:
+async def test_a_cap_given_as_a_function_is_awaited_at_each_request() -> None:
     cap = [100]
-    middleware = BodySizeLimitMiddleware(OkApp(), 10, overrides={"/api/v1/files": lambda: cap[0]})
+
+    async def current() -> int:
+        return cap[0]
+
+    middleware = BodySizeLimitMiddleware(OkApp(), 10, overrides={"/api/v1/files": current})
     scope = {
         "type": "http",
         "method": "POST",
