@@ -22,6 +22,7 @@ from bastion.api import (
     chats,
     completions,
     config,
+    connections,
     files,
     folders,
     groups,
@@ -138,6 +139,7 @@ def create_app(
         audit.router,
         models.router,
         groups.router,
+        connections.router,  # before ollama: /ollama/config is no Ollama path
         ollama.router,
         chat_grants.router,  # before chats: /api/v1/chats/shared is no chat id
         chats.router,
@@ -193,12 +195,17 @@ def create_app(
             "csrf.refused", outcome="denied", scope=scope, reason=reason
         ),
     )
+
+    async def upload_cap() -> int:
+        await services.runtime.refresh()  # FILE_MAX_SIZE changed by another process?
+        return services.settings.files.file_max_size + 64 * 1024
+
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_size=settings.server.max_request_body_size,
-        # Uploads have their own cap (FILE_MAX_SIZE, also enforced while streaming),
-        # plus room for the multipart framing around the file.
-        overrides={"/api/v1/files": settings.files.file_max_size + 64 * 1024},
+        # Uploads have their own cap (FILE_MAX_SIZE, also enforced while streaming, and
+        # changed at run time), plus room for the multipart framing around the file.
+        overrides={"/api/v1/files": upload_cap},
     )
     # Before any route takes a path segment as an id or a file name.
     app.add_middleware(RequestTargetMiddleware)

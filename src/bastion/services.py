@@ -93,6 +93,9 @@ class Services:
         )
         self.password_policy.pattern = auth.password_validation_regex
         self.password_policy.hint = auth.password_validation_hint
+        self.gateway.reconfigure(settings)
+        self.files.uploads.max_size = settings.files.file_max_size
+        self.web_fetch.reconfigure(settings)
 
     @property
     def model_access(self) -> ModelAccessStore:

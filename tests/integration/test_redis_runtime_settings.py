@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bastion.audit.events import MemorySink
+from tests.fake_upstreams import FakeUpstream, serve
+from tests.gateway_support import Running, gateway_env
 from tests.integration.redis_server import RedisServer
 from tests.support import PASSWORD, Bastion, Clock, sql_statements
 
@@ -83,3 +85,64 @@ async def test_with_redis_stopped_the_database_tells_the_other_instance(
     )
     assert changed.status_code == 200, changed.text
     assert await _signup(other, "late@example.com") == 403
+
+
+async def test_new_upstreams_set_on_one_instance_serve_the_others_next_request(
+    start_bastion, clock: Clock, sink: MemorySink, redis_url: str
+) -> None:
+    old, new = FakeUpstream("openai"), FakeUpstream("openai")
+    with serve(old) as old_url, serve(new) as new_url:
+        env = {
+            "REDIS_URL": redis_url,
+            **ENV,
+            **gateway_env(Running(old, f"{old_url}/v1"), None),
+        }
+        one = await start_bastion(env, clock=clock, sinks=[sink])
+        other = await start_bastion(env, clock=clock, sinks=[sink])
+        admin = await one.signup("admin@example.com")
+        completion = {"model": "gpt-normal", "messages": [{"role": "user", "content": "Hi"}]}
+        answer = await other.client.post(
+            "/api/chat/completions", json=completion, headers=_auth(admin["token"])
+        )
+        assert answer.status_code == 200, answer.text
+
+        changed = await one.client.post(
+            "/openai/config/update",
+            json={
+                "OPENAI_API_BASE_URLS": [f"{new_url}/v1"],
+                "OPENAI_API_KEYS": ["sk-new-0123456789"],
+            },
+            headers=_auth(admin["token"]),
+        )
+        assert changed.status_code == 200, changed.text
+        answer = await other.client.post(
+            "/api/chat/completions", json=completion, headers=_auth(admin["token"])
+        )
+        assert answer.status_code == 200, answer.text
+        chats = [r for r in new.requests if r.path == "/v1/chat/completions"]
+        assert [r.headers["authorization"] for r in chats] == ["Bearer sk-new-0123456789"]
+        assert len([r for r in old.requests if r.path == "/v1/chat/completions"]) == 1
+        shown = await other.client.get("/openai/config", headers=_auth(admin["token"]))
+        assert shown.json()["OPENAI_API_KEYS"] == ["****6789"]
+    assert "sk-new-0123456789" not in str([event.details for event in sink.events])
+
+
+async def test_a_larger_upload_limit_set_on_one_instance_admits_the_others_next_upload(
+    start_bastion, clock: Clock, sink: MemorySink, redis_url: str
+) -> None:
+    env = {"REDIS_URL": redis_url, **ENV, "FILE_MAX_SIZE": "1"}
+    one = await start_bastion(env, clock=clock, sinks=[sink])
+    other = await start_bastion(env, clock=clock, sinks=[sink])
+    admin = await one.signup("admin@example.com")
+    upload = {"file": ("notes.txt", b"x" * (2 * 1024 * 1024), "text/plain")}
+    refused = await other.client.post("/api/v1/files/", files=upload, headers=_auth(admin["token"]))
+    assert refused.status_code == 413
+    changed = await one.client.post(
+        "/api/v1/retrieval/config/update",
+        json={"FILE_MAX_SIZE": 3},
+        headers=_auth(admin["token"]),
+    )
+    assert changed.status_code == 200, changed.text
+    # The request-body cap is the first to ask: the upload is not refused before the route.
+    stored = await other.client.post("/api/v1/files/", files=upload, headers=_auth(admin["token"]))
+    assert stored.status_code == 200, stored.text

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from bastion.api.deps import AdminUser, AnyRole, ServicesDep
-from bastion.config import SettingsError
+from bastion.auth.authenticate import Principal
+from bastion.config import Settings, SettingsError
 from bastion.config.runtime import admin_config, variables_of
 from bastion.errors import BastionError, Forbidden
+from bastion.services import Services
 
 router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
 
@@ -30,10 +33,35 @@ async def update_admin_config(
     at start only is refused."""
     try:
         variables, ignored = variables_of(form)
+    except SettingsError as refused:
+        raise refusal(refused) from None
+    answer = await change_settings(services, request, principal, variables, admin_config)
+    return {**answer, "IGNORED": ignored}
+
+
+def refusal(refused: SettingsError) -> BastionError:
+    """A refused setting as the API tells it: its one line and a stable code."""
+    code = getattr(refused, "code", "invalid_setting")
+    return BastionError(str(refused), code=code, status_code=422)
+
+
+async def change_settings(
+    services: Services,
+    request: Request,
+    principal: Principal,
+    variables: Mapping[str, str],
+    shown: Callable[[Settings], dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply ``variables`` on every process and record what changed, as ``shown`` shows
+    it (keys masked there, so never in the audit log); the new settings so shown.
+
+    Raises 422 ``invalid_setting`` (or ``start_time_only``), changing nothing.
+    """
+    try:
         before, after = await services.runtime.change(variables, by=principal.user.id)
     except SettingsError as refused:
-        raise BastionError(str(refused), code="invalid_setting", status_code=422) from None
-    old, new = admin_config(before), admin_config(after)
+        raise refusal(refused) from None
+    old, new = shown(before), shown(after)
     changed = sorted(key for key in new if key != "START_TIME_ONLY" and old[key] != new[key])
     if changed:
         services.events.record(
@@ -43,7 +71,7 @@ async def update_admin_config(
             old={key: old[key] for key in changed},
             new={key: new[key] for key in changed},
         )
-    return {**new, "IGNORED": ignored}
+    return new
 
 
 class AdminDetailsHidden(Forbidden):

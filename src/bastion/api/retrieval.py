@@ -11,8 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from bastion.api.deps import ServicesDep, rate_limited, require_permission
+from bastion.api.admin_config import change_settings, refusal
+from bastion.api.deps import AdminUser, ServicesDep, rate_limited, require_permission
 from bastion.auth.authenticate import Principal
+from bastion.config import SettingsError
+from bastion.config.connections import retrieval_config, retrieval_variables
 from bastion.errors import BastionError
 
 router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
@@ -40,6 +43,7 @@ async def process_web(
     form: WebForm, request: Request, principal: WebFetchUser, services: ServicesDep
 ) -> dict[str, Any]:
     await require_permission(services, request, principal, "features.web_fetch")
+    await services.runtime.refresh()  # web-fetch settings changed by another process?
     try:
         return await services.web_fetch.fetch(form.url)
     except BastionError as refused:
@@ -52,3 +56,23 @@ async def process_web(
             reason=refused.code,
         )
         raise
+
+
+@router.get("/config")
+async def get_retrieval_config(_: AdminUser, services: ServicesDep) -> dict[str, Any]:
+    """The upload size and web-fetch settings, in open-webui's shape (its other
+    retrieval settings are features Bastion does not have)."""
+    await services.runtime.refresh()
+    return retrieval_config(services.settings)
+
+
+@router.post("/config/update")
+async def update_retrieval_config(
+    form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
+    try:
+        variables, ignored = retrieval_variables(form)
+    except SettingsError as refused:
+        raise refusal(refused) from None
+    answer = await change_settings(services, request, principal, variables, retrieval_config)
+    return {**answer, "IGNORED": ignored}

@@ -63,8 +63,22 @@ def _upstream_urls(env: EnvReader, name: str) -> tuple[str, ...]:
             parts.port  # noqa: B018 (validates the port)
         except ValueError:
             raise SettingsError(name, f"{entry!r} has an invalid port", "fix the port") from None
+        _check_as_outbound(name, entry)
         urls.append(entry.rstrip("/"))
     return tuple(urls)
+
+
+def _check_as_outbound(name: str, url: str) -> None:
+    """The outbound client's own parse: a URL it would refuse to connect to stops the
+    start (or a change at run time) instead of failing every request."""
+    from bastion.outbound.policy import UrlNotAllowed, parse_target
+
+    try:
+        parse_target(url)
+    except UrlNotAllowed as refused:
+        raise SettingsError(
+            name, f"{url!r}: {refused.detail.rstrip('.')}", "give a plain http(s) URL"
+        ) from None
 
 
 def _openai_keys(env: EnvReader, url_count: int) -> tuple[str, ...]:
@@ -77,4 +91,13 @@ def _openai_keys(env: EnvReader, url_count: int) -> tuple[str, ...]:
             f"{len(keys)} keys for {url_count} URLs in OPENAI_API_BASE_URLS",
             "give one key per URL, in the same order (an empty entry for a URL without key)",
         )
+    for position, key in enumerate(keys, start=1):
+        # A key travels in the Authorization header: visible ASCII only, or it would
+        # split the header (or the ;-list it is stored in).
+        if any(not 0x21 <= ord(char) <= 0x7E or char == ";" for char in key):
+            raise SettingsError(
+                "OPENAI_API_KEYS",
+                f"the key at position {position} holds a character no key has",
+                "give each key as issued, ;-separated",
+            )
     return tuple(keys + [""] * (url_count - len(keys)))

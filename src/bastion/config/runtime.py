@@ -28,6 +28,26 @@ RUNTIME_KEYS: dict[str, str] = {
     "PASSWORD_VALIDATION_REGEX_PATTERN": "PASSWORD_VALIDATION_REGEX_PATTERN",
     "PASSWORD_VALIDATION_HINT": "PASSWORD_VALIDATION_HINT",
 }
+# Variables changed through open-webui's connection and retrieval routes
+# (bastion.config.connections), besides those of the admin config.
+CONNECTION_VARIABLES = frozenset(
+    {
+        "ENABLE_OLLAMA_API",
+        "OLLAMA_BASE_URLS",
+        "ENABLE_OPENAI_API",
+        "OPENAI_API_BASE_URLS",
+        "OPENAI_API_KEYS",
+    }
+)
+RETRIEVAL_VARIABLES = frozenset(
+    {
+        "FILE_MAX_SIZE",
+        "ENABLE_WEB_LOADER_SSL_VERIFICATION",
+        "ENABLE_LOCAL_WEB_FETCH",
+        "WEB_FETCH_FILTER_LIST",
+    }
+)
+RUNTIME_VARIABLES = frozenset(RUNTIME_KEYS.values()) | CONNECTION_VARIABLES | RETRIEVAL_VARIABLES
 # Named in answers so that a script learns why its change did not apply.
 START_TIME_ONLY = (
     "WEBUI_SECRET_KEY",
@@ -41,8 +61,17 @@ START_TIME_ONLY = (
 
 
 class StartTimeOnly(SettingsError):
+    code = "start_time_only"
+
     def __init__(self, key: str) -> None:
         super().__init__(key, "is read at start only", "change it in the environment and restart")
+
+
+def refuse_start_time_only(form: Mapping[str, Any]) -> None:
+    """Raises :class:`StartTimeOnly` for the first key of ``form`` read at start only."""
+    for key in form:
+        if key in START_TIME_ONLY:
+            raise StartTimeOnly(key)
 
 
 def as_variable(value: Any) -> str:
@@ -63,9 +92,8 @@ def variables_of(form: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
     """
     values: dict[str, str] = {}
     ignored: list[str] = []
+    refuse_start_time_only(form)
     for key, value in form.items():
-        if key in START_TIME_ONLY:
-            raise StartTimeOnly(key)
         variable = RUNTIME_KEYS.get(key)
         if variable is None:
             ignored.append(key)
@@ -80,7 +108,7 @@ def with_changes(settings: Settings, variables: Mapping[str, str]) -> Settings:
     Raises :class:`SettingsError` (its one-line message) for a value the start would
     refuse; the server section (listeners, workers) stays as it is.
     """
-    unknown = set(variables) - set(RUNTIME_KEYS.values())
+    unknown = set(variables) - RUNTIME_VARIABLES
     if unknown:
         raise StartTimeOnly(sorted(unknown)[0])
     changed = load_settings({**settings.environ, **variables})

@@ -83,9 +83,20 @@ class ModelCatalog:
             return self._models
         async with self._lock:  # one refresh at a time, the others wait for its result
             if not self._fresh():
-                self._models = await self._fetch_all()
+                upstreams = self.upstreams
+                models = await self._fetch_all(upstreams)
+                if upstreams is not self.upstreams:
+                    # Replaced while fetching: the list of the old upstreams is not kept.
+                    return models
+                self._models = models
                 self._fetched_at = self._clock()
         return self._models
+
+    def replace(self, upstreams: Sequence[Upstream]) -> None:
+        """Other upstreams from now on (changed at run time): the list is fetched again."""
+        self.upstreams = tuple(upstreams)
+        self._models = {}
+        self._fetched_at = None
 
     async def get(self, model_id: str) -> ModelEntry | None:
         return (await self.models()).get(model_id)
@@ -93,10 +104,10 @@ class ModelCatalog:
     def _fresh(self) -> bool:
         return self._fetched_at is not None and self._clock() - self._fetched_at < self._ttl
 
-    async def _fetch_all(self) -> dict[str, ModelEntry]:
-        lists = await asyncio.gather(*(self._fetch(upstream) for upstream in self.upstreams))
+    async def _fetch_all(self, upstreams: tuple[Upstream, ...]) -> dict[str, ModelEntry]:
+        lists = await asyncio.gather(*(self._fetch(upstream) for upstream in upstreams))
         merged: dict[str, ModelEntry] = {}
-        for upstream, listed in zip(self.upstreams, lists, strict=True):
+        for upstream, listed in zip(upstreams, lists, strict=True):
             for model, created in listed:
                 model_id = model if model not in merged else f"{upstream.name}/{model}"
                 merged.setdefault(model_id, ModelEntry(model_id, upstream, model, created))

@@ -75,6 +75,15 @@ class Gateway:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def reconfigure(self, settings: Settings) -> None:
+        """The upstreams and keys of ``settings`` from the next request on (changed at run
+        time); a request already under way finishes with the upstream it had."""
+        upstreams = upstreams_from(settings)
+        if upstreams == self.catalog.upstreams:
+            return
+        self._client.set_policy(_policy_for(upstreams))
+        self.catalog.replace(upstreams)
+
     async def usable_models(self, principal: Principal) -> list[ModelEntry]:
         models = await self.catalog.models()
         return [models[model_id] for model_id in await self.access.usable(principal, models)]
@@ -208,6 +217,11 @@ def _check_completion(raw: bytes) -> None:
         raise UpstreamFailure("The model server's answer is not in the expected format.")
 
 
+def _policy_for(upstreams: tuple[Upstream, ...]) -> AddressPolicy:
+    """Exactly the configured upstreams' origins: the gateway reaches nothing else."""
+    return AddressPolicy.for_urls(upstream.base_url for upstream in upstreams)
+
+
 def build_gateway(
     settings: Settings,
     db: Database,
@@ -219,7 +233,7 @@ def build_gateway(
     """The gateway with its own outbound client, which may reach exactly the upstreams."""
     upstreams = upstreams_from(settings)
     client = OutboundClient(
-        AddressPolicy.for_urls(upstream.base_url for upstream in upstreams),
+        _policy_for(upstreams),
         timeouts=OutboundTimeouts(
             connect=settings.gateway.upstream_connect_timeout,
             read=settings.gateway.upstream_read_timeout,

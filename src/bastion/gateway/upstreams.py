@@ -48,7 +48,7 @@ class Upstream:
 NO_UPSTREAM = (
     "No model upstream is configured: /api/models lists nothing and completions fail. "
     "Set OLLAMA_BASE_URLS or OPENAI_API_BASE_URLS (with ENABLE_OLLAMA_API or "
-    "ENABLE_OPENAI_API) and restart."
+    "ENABLE_OPENAI_API) and restart, or add a connection under Administration, Server settings."
 )
 
 

@@ -10,7 +10,7 @@ See https://cheatsheetseries.owasp.org/cheatsheets/Denial_of_Service_Cheat_Sheet
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +56,8 @@ class BodySizeLimitMiddleware:
 
     ``overrides`` maps path prefixes (matched segment-wise: ``/api/v1/files`` covers
     ``/api/v1/files/x`` but not ``/api/v1/filesx``) to their own cap; the longest
-    matching prefix wins.
+    matching prefix wins. A cap may be an async function, awaited at each request to its
+    paths, for one that changes while the server runs.
     """
 
     def __init__(
@@ -64,11 +65,13 @@ class BodySizeLimitMiddleware:
         app: ASGIApp,
         max_size: int,
         *,
-        overrides: Mapping[str, int] | None = None,
+        overrides: Mapping[str, int | Callable[[], Awaitable[int]]] | None = None,
     ) -> None:
         caps = {"": max_size, **(overrides or {})}
         for prefix, cap in caps.items():
-            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            if callable(cap):
+                pass
+            elif isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
                 raise ValueError(f"the body size cap for {prefix or 'all paths'!r} must be >= 0")
             if prefix and not prefix.startswith("/"):
                 raise ValueError(f"the override prefix {prefix!r} must be an absolute path")
@@ -82,18 +85,18 @@ class BodySizeLimitMiddleware:
             )
         )
 
-    def cap_for(self, path: str) -> int:
+    async def cap_for(self, path: str) -> int:
         """The cap that applies to ``path``."""
         for prefix, prefix_slash, cap in self._overrides:
             if path == prefix or path.startswith(prefix_slash):
-                return cap
+                return await cap() if callable(cap) else cap
         return self.max_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.cap_for(scope["path"]) if self._overrides else self.max_size
+        cap = await self.cap_for(scope["path"]) if self._overrides else self.max_size
         try:
             declared = _declared_length(scope)
         except _BadContentLength as exc:

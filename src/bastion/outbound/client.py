@@ -147,6 +147,7 @@ class OutboundClient:
         limits: httpx.Limits | None = None,
     ) -> None:
         self.policy = policy
+        self._backend = PinnedBackend(policy, resolver)
         self.timeouts = timeouts
         self.max_response_bytes = max_response_bytes
         self.max_redirects = max_redirects
@@ -160,7 +161,7 @@ class OutboundClient:
         # for one user's fetch would travel with the next user's), and, unless told not
         # to, the HTTP(S)_PROXY of the environment, which would bypass the pinning.
         self._transport = PinnedTransport(
-            PinnedBackend(policy, resolver),
+            self._backend,
             ssl_context=ssl_context,
             limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
@@ -170,6 +171,12 @@ class OutboundClient:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+    def set_policy(self, policy: AddressPolicy) -> None:
+        """What the client may reach from its next request on (upstreams changed at run
+        time): each URL and each new connection is checked against it."""
+        self.policy = policy
+        self._backend.policy = policy
 
     def _deadline(self) -> float:
         total = self.timeouts.total

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from bastion.config import Settings
+from bastion.config.outbound import OutboundSettings
 from bastion.outbound import (
     AddressPolicy,
     DomainFilter,
@@ -84,33 +85,48 @@ def html_to_text(html: str) -> tuple[str, str]:
     return " ".join("".join(extractor.title).split()), _tidy("".join(extractor.parts))
 
 
+def _client(settings: OutboundSettings) -> OutboundClient:
+    filter_list = settings.web_fetch_filter_list
+    policy = AddressPolicy(
+        allow_networks=LOCAL_NETWORKS if settings.enable_local_web_fetch else (),
+        domains=DomainFilter(filter_list) if filter_list else None,
+    )
+    return OutboundClient(
+        policy,
+        timeouts=OutboundTimeouts(
+            connect=settings.outbound_connect_timeout,
+            read=settings.outbound_read_timeout,
+            write=settings.outbound_read_timeout,
+            pool=settings.outbound_connect_timeout,
+            total=settings.outbound_timeout,
+        ),
+        max_response_bytes=settings.outbound_max_response_size,
+        verify_tls=settings.enable_web_loader_ssl_verification,
+    )
+
+
 class WebFetcher:
-    def __init__(self, client: OutboundClient) -> None:
+    def __init__(self, client: OutboundClient, settings: OutboundSettings | None = None) -> None:
         self.client = client
+        self._settings = settings
+        self._retired: list[OutboundClient] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebFetcher:
-        filter_list = settings.outbound.web_fetch_filter_list
-        policy = AddressPolicy(
-            allow_networks=LOCAL_NETWORKS if settings.outbound.enable_local_web_fetch else (),
-            domains=DomainFilter(filter_list) if filter_list else None,
-        )
-        client = OutboundClient(
-            policy,
-            timeouts=OutboundTimeouts(
-                connect=settings.outbound.outbound_connect_timeout,
-                read=settings.outbound.outbound_read_timeout,
-                write=settings.outbound.outbound_read_timeout,
-                pool=settings.outbound.outbound_connect_timeout,
-                total=settings.outbound.outbound_timeout,
-            ),
-            max_response_bytes=settings.outbound.outbound_max_response_size,
-            verify_tls=settings.outbound.enable_web_loader_ssl_verification,
-        )
-        return cls(client)
+        return cls(_client(settings.outbound), settings.outbound)
+
+    def reconfigure(self, settings: Settings) -> None:
+        """The web-fetch settings of ``settings`` from the next fetch on (changed at run
+        time); a fetch under way ends with the client it had, closed with the fetcher."""
+        if settings.outbound == self._settings:
+            return
+        self._retired.append(self.client)
+        self.client = _client(settings.outbound)
+        self._settings = settings.outbound
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in (*self._retired, self.client):
+            await client.aclose()
 
     async def fetch(self, url: str) -> dict[str, Any]:
         """The page's readable text; raises the outbound client's errors."""

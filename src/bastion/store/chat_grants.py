@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bastion.store.chats import ChatRecord, Chats
+from bastion.store.chats import ChatRecord, Chats, chat_records
 from bastion.store.db import Database
 from bastion.store.models import Chat, ChatGrant
 
@@ -87,18 +87,18 @@ class ChatGrants:
         return await self._chats.get(owner, chat_id)
 
     async def shared_with(self, user_id: str, group_ids: Collection[str]) -> list[ChatRecord]:
-        """The chats others granted to ``user_id`` or its groups, newest first."""
+        """The chats others granted to ``user_id`` or its groups, newest first.
+
+        One query for the chats and one for their tags, however many there are.
+        """
+        granted = select(ChatGrant.chat_id).where(_names(user_id, group_ids))
         async with self._db.session() as session:
-            rows = await session.execute(
-                select(Chat.user_id, Chat.id)
-                .join(ChatGrant, ChatGrant.chat_id == Chat.id)
-                .where(_names(user_id, group_ids), Chat.user_id != user_id)
-                .distinct()
+            rows = await session.scalars(
+                select(Chat)
+                .where(Chat.id.in_(granted), Chat.user_id != user_id)
+                .order_by(Chat.updated_at.desc(), Chat.id)
             )
-            found = list(rows.all())
-        chats = [await self._chats.get(owner, chat_id) for owner, chat_id in found]
-        listed = [chat for chat in chats if chat is not None]
-        return sorted(listed, key=lambda chat: chat.updated_at, reverse=True)
+            return await chat_records(session, rows)
 
     @staticmethod
     async def _owned(session: AsyncSession, owner_id: str, chat_id: str) -> str | None:

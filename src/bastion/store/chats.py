@@ -104,7 +104,7 @@ def _record(row: Chat, tags: tuple[str, ...] = ()) -> ChatRecord:
     )
 
 
-async def _records(session: AsyncSession, rows: Iterable[Chat]) -> list[ChatRecord]:
+async def chat_records(session: AsyncSession, rows: Iterable[Chat]) -> list[ChatRecord]:
     """The rows as records, with their tags (one query for them all)."""
     rows = list(rows)
     tags: dict[str, list[str]] = {row.id: [] for row in rows}
@@ -120,7 +120,7 @@ async def _records(session: AsyncSession, rows: Iterable[Chat]) -> list[ChatReco
 
 
 async def _one(session: AsyncSession, row: Chat | None) -> ChatRecord | None:
-    return None if row is None else (await _records(session, [row]))[0]
+    return None if row is None else (await chat_records(session, [row]))[0]
 
 
 class Chats:
@@ -196,7 +196,7 @@ class Chats:
                 .offset(skip)
                 .limit(limit)
             )
-            records = await _records(session, rows)
+            records = await chat_records(session, rows)
             total = await session.scalar(select(func.count()).select_from(Chat).where(*where))
         return records, total or 0
 

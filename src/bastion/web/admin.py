@@ -83,6 +83,7 @@ def _admin_page(template: str, page: str) -> Callable[[Request], Awaitable[Page]
 
 router.add_api_route("/admin/users", _admin_page("admin/users.html", "admin-users"))
 router.add_api_route("/admin/groups", _admin_page("admin/groups.html", "admin-groups"))
+router.add_api_route("/admin/settings", _admin_page("admin/settings.html", "admin-settings"))
 router.add_api_route("/admin/models", _admin_page("admin/models.html", "admin-models"))
 router.add_api_route("/admin/audit", _admin_page("admin/audit.html", "admin-audit"))
 

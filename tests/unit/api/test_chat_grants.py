@@ -4,6 +4,7 @@ that taking a grant back (or leaving the group) ends access at once."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from bastion.audit.events import MemorySink
 from tests.support import Bastion, StartBastion
@@ -166,3 +167,32 @@ async def test_granting_needs_the_share_permission(start_bastion: StartBastion) 
     refused = await _grant(bastion, owner, chat_id, ("user", reader["id"]))
     assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
     assert (await _read(bastion, reader, chat_id)).status_code == 404
+
+
+async def test_the_chats_shared_with_someone_are_listed_in_as_many_queries_for_many_as_for_one(
+    bastion: Bastion,
+) -> None:
+    _, owner, reader, first = await _people(bastion)
+    await _grant(bastion, owner, first, ("user", reader["id"]))
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = bastion.services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        [one] = await bastion.services.chat_grants.shared_with(reader["id"], [])
+        for_one = len(statements)
+        for _ in range(4):
+            created = await bastion.client.post(
+                "/api/v1/chats/new", json={"chat": CHAT}, headers=_auth(owner["token"])
+            )
+            await _grant(bastion, owner, created.json()["id"], ("user", reader["id"]))
+        statements.clear()
+        listed = await bastion.services.chat_grants.shared_with(reader["id"], ["some-group"])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert one.id == first
+    assert len(listed) == 5 and first in {chat.id for chat in listed}
+    assert len(statements) == for_one == 2  # the chats, then their tags

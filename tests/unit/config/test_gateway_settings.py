@@ -71,6 +71,8 @@ def test_more_keys_than_urls_is_refused_without_printing_a_key(tmp_path: Path) -
         "http://a.example;;http://b.example",
         "http://u:p@host",
         "http://h:99999",
+        "http://a.example\\@127.0.0.1",  # hosts differ between parsers: the outbound refuses
+        "http://exa mple.com",
     ],
 )
 def test_bad_upstream_urls_are_refused(tmp_path: Path, urls: str) -> None:
@@ -78,6 +80,15 @@ def test_bad_upstream_urls_are_refused(tmp_path: Path, urls: str) -> None:
         _load(tmp_path, OLLAMA_BASE_URLS=urls)
     assert refused.value.variable == "OLLAMA_BASE_URLS"
     assert "u:p" not in str(refused.value)
+
+
+def test_a_key_with_a_character_no_key_has_is_refused_without_printing_it(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        _load(tmp_path, OPENAI_API_BASE_URLS="https://a.example", OPENAI_API_KEYS="sk-a\u00e9b")
+    assert refused.value.variable == "OPENAI_API_KEYS"
+    assert "sk-a" not in str(refused.value)
 
 
 def test_bad_timeout_is_refused(tmp_path: Path) -> None:

@@ -151,7 +151,8 @@ def test_without_upstreams_the_admin_is_told_and_users_see_an_empty_list(
         "notice": (
             "No model upstream is configured: /api/models lists nothing and completions "
             "fail. Set OLLAMA_BASE_URLS or OPENAI_API_BASE_URLS (with ENABLE_OLLAMA_API or "
-            "ENABLE_OPENAI_API) and restart."
+            "ENABLE_OPENAI_API) and restart, or add a connection under Administration, "
+            "Server settings."
         ),
     }
     assert for_user == {"object": "list", "data": []}

@@ -232,6 +232,34 @@ async def test_a_path_prefix_override_sets_its_own_cap(path: str, status: int) -
     assert sent[0]["status"] == status
 
 
+async def test_a_cap_given_as_a_function_is_awaited_at_each_request() -> None:
+    cap = [100]
+
+    async def current() -> int:
+        return cap[0]
+
+    middleware = BodySizeLimitMiddleware(OkApp(), 10, overrides={"/api/v1/files": current})
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/files",
+        "headers": [(b"content-length", b"50")],
+    }
+    statuses = []
+    for cap[0] in (100, 40):  # the second as changed while the server runs
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"x" * 50, "more_body": False}
+
+        async def send(message: Message, into: list[Message] = sent) -> None:
+            into.append(message)
+
+        await middleware(scope, receive, send)
+        statuses.append(sent[0]["status"])
+    assert statuses == [200, 413]
+
+
 async def test_exceeding_after_the_response_started_lets_the_error_through() -> None:
     async def respond_then_read(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -1,0 +1,63 @@
+"""``/ollama/config`` and ``/openai/config``: the model upstreams an administrator changes
+while Bastion runs (open-webui's routes), keys never answered in full.
+
+A change is checked by the code that checks the variables at start (the URLs as the
+outbound client parses them), audited with keys masked, and reaches every process's
+gateway before its next request (:mod:`bastion.runtime`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from bastion.api.admin_config import change_settings, refusal
+from bastion.api.deps import AdminUser, ServicesDep
+from bastion.config import SettingsError
+from bastion.config.connections import (
+    ollama_config,
+    ollama_variables,
+    openai_config,
+    openai_variables,
+)
+
+router = APIRouter(tags=["connections"])
+
+
+@router.get("/ollama/config")
+async def get_ollama_config(_: AdminUser, services: ServicesDep) -> dict[str, Any]:
+    await services.runtime.refresh()
+    return ollama_config(services.settings)
+
+
+@router.post("/ollama/config/update")
+async def update_ollama_config(
+    form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
+    try:
+        variables, ignored = ollama_variables(form)
+    except SettingsError as refused:
+        raise refusal(refused) from None
+    answer = await change_settings(services, request, principal, variables, ollama_config)
+    return {**answer, "IGNORED": ignored}
+
+
+@router.get("/openai/config")
+async def get_openai_config(_: AdminUser, services: ServicesDep) -> dict[str, Any]:
+    await services.runtime.refresh()
+    return openai_config(services.settings)
+
+
+@router.post("/openai/config/update")
+async def update_openai_config(
+    form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
+) -> dict[str, Any]:
+    # The masked keys of the form stand for the keys in force: read them fresh.
+    await services.runtime.refresh()
+    try:
+        variables, ignored = openai_variables(form, services.settings)
+    except SettingsError as refused:
+        raise refusal(refused) from None
+    answer = await change_settings(services, request, principal, variables, openai_config)
+    return {**answer, "IGNORED": ignored}
