@@ -27,6 +27,7 @@ from bastion.api import (
     groups,
     health,
     models,
+    oidc,
     ollama,
     retrieval,
     users,
@@ -124,6 +125,7 @@ def create_app(
     for router in (
         completions.router,
         auths.router,
+        oidc.router,
         admin_config.router,
         api_keys.router,
         health.router,
@@ -174,8 +176,13 @@ def create_app(
         trusted_origins=trusted_origins,
         login_paths=("/api/v1/auths/signin", "/api/v1/auths/signup"),
         # Uploads are multipart; CSP reports are sent by browsers as their own types.
-        other_bodies=("/api/v1/files", "/api/v1/security/csp-report"),
-        sessionless_paths=("/api/v1/security/csp-report",),
+        # The provider's back-channel logout is a form post from its server, no session.
+        other_bodies=(
+            "/api/v1/files",
+            "/api/v1/security/csp-report",
+            "/oauth/oidc/backchannel-logout",
+        ),
+        sessionless_paths=("/api/v1/security/csp-report", "/oauth/oidc/backchannel-logout"),
         on_refusal=lambda scope, reason: services.events.record(
             "csrf.refused", outcome="denied", scope=scope, reason=reason
         ),

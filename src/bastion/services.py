@@ -19,6 +19,8 @@ from bastion.audit.writer import AuditSink, AuditWriter
 from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.lockout import Lockouts
+from bastion.auth.oidc.build import build_oidc
+from bastion.auth.oidc.signin import OidcSignIn
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.permissions import Permissions
 from bastion.auth.revocation import Revocations
@@ -74,6 +76,7 @@ class Services:
     folders: Folders
     files: Files
     web_fetch: WebFetcher
+    oidc: OidcSignIn | None = None  # None without OPENID_PROVIDER_URL
 
     @property
     def settings(self) -> Settings:
@@ -120,6 +123,8 @@ class Services:
         await self.api_keys.close()  # the last uses still waiting to be written
         await self.gateway.aclose()
         await self.web_fetch.aclose()
+        if self.oidc is not None:
+            await self.oidc.provider.aclose()
         await self.alerts.settle()  # alerts still being counted reach the sinks
         if self.shared is not None:
             await self.shared.close()
@@ -253,6 +258,7 @@ class Services:
                 clock=clock,
             ),
             web_fetch=WebFetcher.from_settings(settings),
+            oidc=build_oidc(settings, runtime, db, users, groups, revocations, events, clock),
         )
         runtime.on_change.append(services._settings_changed)
         authenticator.settings_from_database = runtime.refresh_from_database

@@ -18,6 +18,7 @@ from bastion.config.auth import AuthSettings, read_auth
 from bastion.config.files import FilesSettings, read_files
 from bastion.config.gateway import GatewaySettings, read_gateway
 from bastion.config.http import HttpSettings, read_http
+from bastion.config.oauth import OAuthSettings, read_oauth
 from bastion.config.outbound import OutboundSettings, read_outbound
 from bastion.config.ratelimit import RateLimitSettings, read_ratelimit
 from bastion.config.reader import EnvReader
@@ -37,6 +38,7 @@ class Settings:
     redis: RedisSettings
     ratelimit: RateLimitSettings
     alerts: AlertSettings
+    oauth: OAuthSettings
 
     # Values replaced by their documented safe fallback, one line each, printed at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -86,6 +88,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **server: object) ->
         redis=read_redis(env),
         ratelimit=read_ratelimit(env),
         alerts=read_alerts(env),
+        oauth=read_oauth(env, env.optional("WEBUI_URL")),
     )
     return replace(
         settings,
