@@ -40,7 +40,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 CLIENT_ID = "bastion"
-CLIENT_SECRET = "provider-client-secret-for-tests"  # noqa: S105 (a test value)
+CLIENT_SECRET = "provider-client-secret-for-tests"
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
@@ -282,7 +282,7 @@ def start_provider(redirect_uris: list[str]) -> Iterator[ProviderHandle]:
         "OIDC_TEST_ISSUER": issuer,
         "OIDC_TEST_REDIRECT_URIS": ",".join(redirect_uris),
     }
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+    process = subprocess.Popen(
         [
             *(sys.executable, "-m", "uvicorn", "--factory", "tests.oidc_provider:app_from_env"),
             *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),

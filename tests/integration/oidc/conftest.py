@@ -31,6 +31,7 @@ def oidc_env(provider: ProviderHandle, **extra: str) -> dict[str, str]:
         "OAUTH_PROVIDER_NAME": "Test IdP",
         "WEBUI_URL": "http://testserver",
         "ENABLE_OAUTH_SIGNUP": "true",
+        "DEFAULT_USER_ROLE": "user",
         **extra,
     }
 
