@@ -261,13 +261,18 @@ class _Reply:
 
 @contextmanager
 def serve(
-    app: ASGIApp, *, lifespan: str = "off", tls: tuple[str, str] | None = None
+    app: ASGIApp,
+    *,
+    lifespan: str = "off",
+    tls: tuple[str, str] | None = None,
+    sock: socket.socket | None = None,
 ) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread on a free port; yields ``http://127.0.0.1:PORT``
-    (``https://`` with ``tls``, the certificate chain's and the key's file names)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    (``https://`` with ``tls``, the certificate chain's and the key's file names).
+
+    ``sock``: a socket already bound (``bound_socket()``), for an app that must know its
+    own address before it starts."""
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
@@ -294,6 +299,14 @@ def serve(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def bound_socket() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1, for ``serve(sock=...)``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def openai_app() -> FakeUpstream:
