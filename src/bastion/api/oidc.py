@@ -36,6 +36,11 @@ class OidcDisabled(NotFound):
     detail = "Single sign-on is not configured on this server."
 
 
+class BackchannelLogoutDisabled(NotFound):
+    code = "oauth_backchannel_logout_disabled"
+    detail = "Back-channel logout is not enabled on this server."
+
+
 def _secure(request: Request, services: Services) -> bool:
     secure = services.settings.auth.auth_cookie_secure
     is_https = request.scope.get("scheme") == "https"
@@ -127,6 +132,8 @@ async def backchannel_logout(
     request: Request, services: ServicesDep, logout_token: Annotated[str, Form()] = ""
 ) -> Response:
     oidc = _oidc(services)
+    if not services.settings.oauth.enable_oauth_backchannel_logout:
+        raise BackchannelLogoutDisabled
     try:
         await oidc.backchannel_logout(logout_token, request.scope)
     except OidcRefused as refused:

@@ -36,6 +36,7 @@ class OAuthSettings:
     oauth_group_claim: str
 
     enable_login_form: bool
+    enable_oauth_backchannel_logout: bool  # the provider may end sessions here
     enable_oauth_id_token_cookie: bool
     # Keys that seal the provider's tokens, newest first; empty: derived from the secret key.
     oauth_session_token_encryption_key: tuple[str, ...] = field(repr=False)
@@ -91,6 +92,7 @@ def read_oauth(env: EnvReader, webui_url: str | None) -> OAuthSettings:
         enable_oauth_group_management=env.flag("ENABLE_OAUTH_GROUP_MANAGEMENT", False),
         oauth_group_claim=env.text("OAUTH_GROUP_CLAIM", "groups") or "groups",
         enable_login_form=env.flag("ENABLE_LOGIN_FORM", True),
+        enable_oauth_backchannel_logout=env.flag("ENABLE_OAUTH_BACKCHANNEL_LOGOUT", False),
         enable_oauth_id_token_cookie=env.flag("ENABLE_OAUTH_ID_TOKEN_COOKIE", True),
         oauth_session_token_encryption_key=env.csv("OAUTH_SESSION_TOKEN_ENCRYPTION_KEY"),
         webui_auth_signout_redirect_url=signout,

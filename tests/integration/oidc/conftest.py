@@ -32,6 +32,7 @@ def oidc_env(provider: ProviderHandle, **extra: str) -> dict[str, str]:
         "WEBUI_URL": "http://testserver",
         "ENABLE_OAUTH_SIGNUP": "true",
         "DEFAULT_USER_ROLE": "user",
+        "ENABLE_OAUTH_BACKCHANNEL_LOGOUT": "true",
         **extra,
     }
 

@@ -149,3 +149,15 @@ async def test_a_bad_or_replayed_logout_token_is_refused_and_revokes_nothing(
     assert refused_reasons(sink)[-1] == "logout_token_replayed"
     assert len(sink.of_type("oauth.backchannel_logout")) == 1
     assert subject
+
+
+async def test_backchannel_logout_is_off_unless_enabled(
+    start_sso, provider: ProviderHandle
+) -> None:
+    bastion = await start_sso(ENABLE_OAUTH_BACKCHANNEL_LOGOUT="false")
+    token, _, claims = await _signed_in(bastion, provider)
+    logout = provider.control("logout-token", {"claims": {"sid": claims["sid"]}})["logout_token"]
+    answer = await _logout(bastion, logout)
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "oauth_backchannel_logout_disabled"
+    assert (await bastion.me(token)).status_code == 200

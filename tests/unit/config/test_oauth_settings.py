@@ -24,6 +24,7 @@ def test_oauth_defaults_are_open_webuis(tmp_path: Path) -> None:
     assert oauth.oauth_allowed_roles == ("user", "admin")
     assert oauth.oauth_admin_roles == ("admin",)
     assert oauth.enable_login_form is True
+    assert oauth.enable_oauth_backchannel_logout is False
     assert oauth.enable_oauth_id_token_cookie is True
     assert oauth.oauth_session_token_encryption_key == ()
     assert oauth.webui_auth_trusted_email_header is None
