@@ -29,6 +29,10 @@ TABLES = {
     "model_access",
     "group_members",
     "signin_failures",
+    "oidc_identities",
+    "oidc_flows",
+    "oidc_logins",
+    "oidc_seen_logouts",
     "alembic_version",
 }
 

@@ -20,7 +20,7 @@ from bastion.auth.oidc.provider import OidcRefused
 from bastion.auth.oidc.signin import FLOW_LIFETIME, OidcSignIn
 from bastion.auth.oidc.signout import ID_TOKEN_COOKIE
 from bastion.config import CookieSecure
-from bastion.errors import NotFound
+from bastion.errors import BastionError, NotFound
 from bastion.services import Services
 
 router = APIRouter(tags=["oauth"], include_in_schema=False)
@@ -55,7 +55,14 @@ def _oidc(services: Services) -> OidcSignIn:
 
 @router.get("/oauth/oidc/login")
 async def login(request: Request, services: ServicesDep) -> Response:
-    started = await _oidc(services).start()
+    oidc = _oidc(services)
+    try:
+        started = await oidc.start()
+    except BastionError as failed:  # the provider is away or its discovery is unusable
+        services.events.record(
+            "oauth.refused", outcome="failure", scope=request.scope, reason=failed.code
+        )
+        return _back_to_sign_in("oauth_provider_unavailable")
     response = RedirectResponse(started.url, status_code=302)
     response.set_cookie(
         FLOW_COOKIE,
@@ -89,6 +96,11 @@ async def callback(
                 "oauth.refused", outcome="denied", scope=request.scope, reason=refused.reason
             )
         return _back_to_sign_in(refused.code)
+    except BastionError as failed:  # the provider could not be reached or answered nonsense
+        services.events.record(
+            "oauth.refused", outcome="failure", scope=request.scope, reason=failed.code
+        )
+        return _back_to_sign_in("oauth_provider_unavailable")
     user = identified.user
     response = RedirectResponse("/pending" if user.role == "pending" else "/", status_code=302)
     answer = await _start_session(request, response, services, user, method="oidc")

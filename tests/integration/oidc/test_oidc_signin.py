@@ -320,3 +320,28 @@ async def test_the_provider_access_token_is_refreshed_server_side_when_due(
     assert refreshed == latest["access_token"] != issued["access_token"]
     grants = [s["form"]["grant_type"] for s in provider.seen() if s["endpoint"] == "token"]
     assert grants[-1] == "refresh_token"
+
+
+async def test_a_provider_that_cannot_be_reached_sends_back_to_sign_in(
+    start_bastion, sink: MemorySink, clock: Clock
+) -> None:
+    from tests.fake_upstreams import bound_socket
+
+    closed = bound_socket()  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    bastion = await start_bastion(
+        {
+            "OPENID_PROVIDER_URL": f"http://127.0.0.1:{port}",
+            "OAUTH_CLIENT_ID": "bastion",
+            "WEBUI_URL": "http://testserver",
+        },
+        clock=clock,
+        sinks=[sink],
+    )
+    started = await bastion.client.get("/oauth/oidc/login")
+    closed.close()
+    assert started.status_code == 302
+    assert started.headers["location"] == "/auth?error=oauth_provider_unavailable"
+    assert [e.details["reason"] for e in sink.of_type("oauth.refused")] == ["bad_upstream"]
+    page = await bastion.client.get("/auth?error=oauth_provider_unavailable")
+    assert "Single sign-on failed" in page.text

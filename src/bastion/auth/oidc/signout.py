@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from bastion.errors import BastionError
+
 if TYPE_CHECKING:
     from bastion.services import Services
 
@@ -22,7 +24,12 @@ async def signout_redirect(services: Services, jti: str) -> str | None:
         return oauth.webui_auth_signout_redirect_url
     _, tokens = found
     await oidc.forget(jti)
-    return await oidc.provider.end_session_url(tokens.id_token, _after_logout(services))
+    try:
+        url = await oidc.provider.end_session_url(tokens.id_token, _after_logout(services))
+    except BastionError:
+        # The provider is away: Bastion's own sign-out must still happen.
+        url = None
+    return url or oauth.webui_auth_signout_redirect_url
 
 
 def _after_logout(services: Services) -> str:
