@@ -179,9 +179,15 @@ async def test_a_state_is_good_once_and_only_in_the_browser_that_began(
 ) -> None:
     bastion = await start_sso()
     username = _account(provider)
-    flow = await sso(bastion, username)
-    assert flow.answer.headers["location"] == "/"
-    replayed = await bastion.client.get(flow.callback)  # same state (and code) again
+    callback = await to_provider(bastion, username)
+    state_cookie = bastion.client.cookies["oauth_state"]
+    assert (await bastion.client.get(callback)).headers["location"] == "/"
+    # The same state (and code) again, the browser's state cookie put back: spent.
+    bastion.client.cookies.set("oauth_state", state_cookie, path="/oauth/oidc")
+    replayed = await bastion.client.get(callback)
+    assert replayed.headers["location"] == "/auth?error=oauth_refused"
+    bastion.client.cookies.clear()
+    replayed = await bastion.client.get(callback)  # and without the cookie
     assert replayed.headers["location"] == "/auth?error=oauth_refused"
     wrong = await bastion.client.get("/oauth/oidc/callback?state=forged&code=whatever")
     assert wrong.headers["location"] == "/auth?error=oauth_refused"
@@ -191,6 +197,7 @@ async def test_a_state_is_good_once_and_only_in_the_browser_that_began(
     stolen = await bastion.client.get(callback)
     assert stolen.headers["location"] == "/auth?error=oauth_refused"
     assert refused_reasons(sink) == [
+        "unknown_state",
         "state_not_of_this_browser",
         "state_not_of_this_browser",
         "state_not_of_this_browser",
