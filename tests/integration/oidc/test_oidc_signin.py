@@ -293,6 +293,9 @@ async def test_the_login_form_can_be_turned_off(start_sso) -> None:
         assert answer.status_code == 403 and answer.json()["code"] == "login_form_disabled"
     page = await bastion.client.get("/auth")
     assert "Sign in with Test IdP" in page.text and 'id="signin-form"' not in page.text
+    config = (await bastion.client.get("/api/config")).json()
+    assert config["oauth"] == {"providers": {"oidc": "Test IdP"}}
+    assert config["features"]["enable_login_form"] is False
 
 
 async def test_provider_tokens_are_sealed_in_the_database_and_absent_from_the_log(
