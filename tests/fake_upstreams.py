@@ -259,14 +259,6 @@ class _Reply:
         await self.raw(status, "application/json", [json.dumps(value).encode()])
 
 
-def free_socket() -> socket.socket:
-    """A TCP socket bound to a free port of 127.0.0.1."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextmanager
 def serve(
     app: ASGIApp,
@@ -277,8 +269,10 @@ def serve(
 ) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread on a free port; yields ``http://127.0.0.1:PORT``
     (``https://`` with ``tls``, the certificate chain's and the key's file names).
-    ``sock``: a socket bound already (``free_socket``), when the app must know its port."""
-    sock = sock or free_socket()
+
+    ``sock``: a socket already bound (``bound_socket()``), for an app that must know its
+    own address before it starts."""
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
@@ -305,6 +299,14 @@ def serve(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def bound_socket() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1, for ``serve(sock=...)``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def openai_app() -> FakeUpstream:

@@ -29,6 +29,7 @@ from bastion.api import (
     health,
     mfa,
     models,
+    oidc,
     ollama,
     retrieval,
     users,
@@ -132,6 +133,7 @@ def create_app(
         completions.router,
         auths.router,
         mfa.router,
+        oidc.router,
         admin_config.router,
         api_keys.router,
         health.router,
@@ -189,8 +191,13 @@ def create_app(
             "/api/v1/auths/signin/webauthn",
         ),
         # Uploads are multipart; CSP reports are sent by browsers as their own types.
-        other_bodies=("/api/v1/files", "/api/v1/security/csp-report"),
-        sessionless_paths=("/api/v1/security/csp-report",),
+        # The provider's back-channel logout is a form post from its server, no session.
+        other_bodies=(
+            "/api/v1/files",
+            "/api/v1/security/csp-report",
+            "/oauth/oidc/backchannel-logout",
+        ),
+        sessionless_paths=("/api/v1/security/csp-report", "/oauth/oidc/backchannel-logout"),
         on_refusal=lambda scope, reason: services.events.record(
             "csrf.refused", outcome="denied", scope=scope, reason=reason
         ),

@@ -20,6 +20,8 @@ from bastion.auth.api_keys import ApiKeys
 from bastion.auth.authenticate import Authenticator
 from bastion.auth.lockout import Lockouts
 from bastion.auth.mfa import Mfa
+from bastion.auth.oidc.build import build_oidc
+from bastion.auth.oidc.signin import OidcSignIn
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.permissions import Permissions
 from bastion.auth.revocation import Revocations
@@ -77,6 +79,7 @@ class Services:
     files: Files
     web_fetch: WebFetcher
     mfa: Mfa  # second factors (auth/mfa.py)
+    oidc: OidcSignIn | None = None  # None without OPENID_PROVIDER_URL
 
     @property
     def settings(self) -> Settings:
@@ -126,6 +129,8 @@ class Services:
         await self.api_keys.close()  # the last uses still waiting to be written
         await self.gateway.aclose()
         await self.web_fetch.aclose()
+        if self.oidc is not None:
+            await self.oidc.provider.aclose()
         await self.alerts.settle()  # alerts still being counted reach the sinks
         if self.shared is not None:
             await self.shared.close()
@@ -270,6 +275,7 @@ class Services:
             ),
             web_fetch=WebFetcher.from_settings(settings),
             mfa=mfa,
+            oidc=build_oidc(settings, runtime, db, users, groups, revocations, events, clock),
         )
         runtime.on_change.append(services._settings_changed)
         authenticator.settings_from_database = runtime.refresh_from_database

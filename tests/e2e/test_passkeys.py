@@ -22,7 +22,7 @@ from bastion.audit.events import MemorySink
 from bastion.config import load_settings
 from bastion.services import Services
 from tests.e2e.harness import WIDTHS, sign_in_in_browser
-from tests.fake_upstreams import free_socket, serve
+from tests.fake_upstreams import bound_socket, serve
 from tests.support import PASSWORD, CountingHasher
 
 
@@ -34,7 +34,7 @@ class PasskeyServer:
 
 @pytest.fixture(scope="module")
 def passkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PasskeyServer]:
-    sock = free_socket()
+    sock = bound_socket()
     url = f"http://localhost:{sock.getsockname()[1]}"
     settings = load_settings(
         {

@@ -33,6 +33,10 @@ TABLES = {
     "mfa_recovery_codes",
     "mfa_challenges",
     "webauthn_credentials",
+    "oidc_identities",
+    "oidc_flows",
+    "oidc_logins",
+    "oidc_seen_logouts",
     "alembic_version",
 }
 

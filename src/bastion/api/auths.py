@@ -25,8 +25,10 @@ from bastion.api.deps import (
 from bastion.api.direct import direct
 from bastion.api.forms import Name, Password, ProfileImageUrl
 from bastion.auth.authenticate import COOKIE_NAME, read_credential
+from bastion.auth.oidc.signout import ID_TOKEN_COOKIE, signout_redirect
 from bastion.auth.roles import Role
 from bastion.auth.tokens import IssuedToken
+from bastion.auth.trusted_header import trusted_header_user
 from bastion.config import CookieSecure
 from bastion.errors import BastionError, Forbidden, InvalidCredentials
 from bastion.files.data_url import profile_image
@@ -78,6 +80,16 @@ class AddUserForm(BaseModel):
 class SignupDisabled(Forbidden):
     code = "signup_disabled"
     detail = "Sign-up is disabled on this server."
+
+
+class LoginFormDisabled(Forbidden):
+    code = "login_form_disabled"
+    detail = "Sign-in with a password is disabled on this server; use single sign-on."
+
+
+def _login_form_enabled(services: Services) -> None:
+    if not services.settings.oauth.enable_login_form:
+        raise LoginFormDisabled
 
 
 def _normalise_email(email: str) -> str:
@@ -152,6 +164,7 @@ async def signup(
 ) -> dict[str, Any]:
     await services.runtime.refresh()
     settings = services.settings
+    _login_form_enabled(services)
     if not settings.auth.enable_signup:
         raise SignupDisabled
     # Mass account creation from one address (spam, or padding the user table).
@@ -208,6 +221,17 @@ async def signin(
     form: SigninForm, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
     await services.runtime.refresh()
+    by_header = await trusted_header_user(
+        request.scope,
+        services.settings.oauth,
+        users=services.users,
+        groups=services.groups,
+        events=services.events,
+        default_role=services.settings.auth.default_user_role,
+    )
+    if by_header is not None:
+        return await _start_session(request, response, services, by_header, method="header")
+    _login_form_enabled(services)
     signed_in = await services.signin.attempt(
         _normalise_email(form.email), form.password, client_ip(request), request.scope
     )
@@ -219,13 +243,16 @@ async def signin(
 
 
 @router.post("/signout")
-async def signout(request: Request, response: Response, services: ServicesDep) -> dict[str, bool]:
+async def signout(request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
     try:
         principal = await current_principal(request)
     except BastionError:
         principal = None
+    redirect_url = services.settings.oauth.webui_auth_signout_redirect_url
     if principal is not None and principal.token is not None:
         claims = principal.token
+        # A single sign-on also ends at the provider: the browser is sent there next.
+        redirect_url = await signout_redirect(services, claims.jti)
         await services.revocations.revoke(claims.jti, claims.sub, claims.expires_at)
         services.events.record(
             "auth.signout", scope=request.scope, user_id=claims.sub, role=principal.user.role
@@ -238,9 +265,12 @@ async def signout(request: Request, response: Response, services: ServicesDep) -
             reason="signout",
         )
     response.delete_cookie(COOKIE_NAME, path="/")
+    response.delete_cookie(ID_TOKEN_COOKIE, path="/")
     # The browser also drops what the pages cached or stored, so Back shows nothing.
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
-    return {"status": True}
+    if redirect_url is None:
+        return {"status": True}
+    return {"status": True, "redirect_url": redirect_url}
 
 
 @router.post("/update/password")

@@ -19,6 +19,7 @@ from bastion.config.files import FilesSettings, read_files
 from bastion.config.gateway import GatewaySettings, read_gateway
 from bastion.config.http import HttpSettings, read_http
 from bastion.config.mfa import MfaSettings, read_mfa
+from bastion.config.oauth import OAuthSettings, read_oauth
 from bastion.config.outbound import OutboundSettings, read_outbound
 from bastion.config.ratelimit import RateLimitSettings, read_ratelimit
 from bastion.config.reader import EnvReader
@@ -39,6 +40,7 @@ class Settings:
     ratelimit: RateLimitSettings
     alerts: AlertSettings
     mfa: MfaSettings
+    oauth: OAuthSettings
 
     # Values replaced by their documented safe fallback, one line each, printed at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -90,6 +92,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **server: object) ->
         ratelimit=read_ratelimit(env),
         alerts=read_alerts(env),
         mfa=read_mfa(env, auth),
+        oauth=read_oauth(env, env.optional("WEBUI_URL")),
     )
     return replace(
         settings,

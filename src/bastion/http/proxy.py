@@ -29,6 +29,9 @@ _FORWARDED_HOST = re.compile(
     rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?"
 )
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+# Set in the scope of every request: whether its direct peer is a trusted proxy (what the
+# client address no longer says once rewritten). Trusted-header sign-in reads it.
+TRUSTED_PEER = "bastion.trusted_peer"
 
 
 def parse_ip(text: str) -> IPAddress | None:
@@ -102,6 +105,7 @@ class ProxyHeadersMiddleware:
             trusted = self.trust_unix_socket
         else:
             trusted = self.trust_all or self._peer_is_trusted(client[0])
+        scope[TRUSTED_PEER] = trusted
         if trusted:
             self._apply(scope)
         await self.app(scope, receive, send)

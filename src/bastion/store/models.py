@@ -317,3 +317,56 @@ class WebauthnCredential(Base):
 
 
 # --- end second factors -----------------------------------------------------------------
+
+
+class OidcIdentity(Base):
+    """An account of the identity provider (issuer + subject) and the Bastion account it is."""
+
+    __tablename__ = "oidc_identities"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OidcFlow(Base):
+    """A sign-in sent to the provider and not yet back: its state, nonce and PKCE verifier.
+
+    Deleted when the provider sends the browser back, so each is used at most once.
+    """
+
+    __tablename__ = "oidc_flows"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class OidcLogin(Base):
+    """One Bastion token issued through the provider: what back-channel logout revokes.
+
+    ``tokens`` is the provider's access, refresh and ID tokens, sealed (never in clear).
+    """
+
+    __tablename__ = "oidc_logins"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    sid: Mapped[str | None] = mapped_column(String(255), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tokens: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OidcSeenLogout(Base):
+    """A back-channel logout token already acted on (issuer + jti): a replay is refused."""
+
+    __tablename__ = "oidc_seen_logouts"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -64,14 +64,21 @@ async def auth_page(request: Request) -> Response:
     services: Services = request.app.state.services
     # The first visitor creates the administrator: show them the sign-up form first.
     await services.runtime.refresh()
-    first = services.settings.auth.enable_signup and await services.users.count() == 0
+    oauth = services.settings.oauth
+    form = oauth.enable_login_form
+    signup = form and services.settings.auth.enable_signup
+    first = signup and await services.users.count() == 0
     return pages_of(request).render(
         "auth.html",
         user=None,
         page="auth",
-        signup_enabled=services.settings.auth.enable_signup,
+        login_form=form,
+        signup_enabled=signup,
         first_account=first,
         passkey_login=services.settings.mfa.enable_passkey_login,
+        # Single sign-on: the button, and the reason a sign-in through it came back refused.
+        sso_provider=oauth.oauth_provider_name if oauth.oidc_enabled else None,
+        sso_error=request.query_params.get("error", "").startswith("oauth_"),
     )
 
 

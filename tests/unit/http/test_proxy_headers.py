@@ -313,3 +313,21 @@ async def test_hsts_is_not_sent_when_an_untrusted_peer_claims_https(tmp_path: Pa
 
     assert response.json()["scheme"] == "http"
     assert "strict-transport-security" not in response.headers
+
+
+@pytest.mark.parametrize(("peer", "trusted"), [("127.0.0.1", True), ("203.0.113.9", False)])
+async def test_the_scope_says_whether_the_direct_peer_is_a_trusted_proxy(
+    peer: str, trusted: bool
+) -> None:
+    from bastion.http.proxy import TRUSTED_PEER
+
+    marks: list[object] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        marks.append(scope.get(TRUSTED_PEER))
+        await JSONResponse({})(scope, receive, send)
+
+    # The forwarded client is someone else: the mark is about the peer, not the client.
+    middleware = ProxyHeadersMiddleware(app, networks("127.0.0.1/32"))
+    await request(middleware, peer, {"X-Forwarded-For": "198.51.100.7"})
+    assert marks == [trusted]

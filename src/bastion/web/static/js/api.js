@@ -84,11 +84,15 @@ export const api = {
 };
 
 export async function signOut() {
+  // After a single sign-on the server names the provider's sign-out page: the session
+  // there ends too, or the next visit would sign straight back in.
+  let next = "/auth";
   try {
-    await request("POST", "/api/v1/auths/signout", {});
+    const answer = await request("POST", "/api/v1/auths/signout", {});
+    if (typeof answer?.redirect_url === "string") next = answer.redirect_url;
   } finally {
     csrfToken = null;
     // replace: the private page does not stay in history as the entry Back returns to.
-    window.location.replace("/auth");
+    window.location.replace(next);
   }
 }
