@@ -5,10 +5,11 @@ refuses, a change refuses, with the same one-line message), stored in the databa
 a new version, announced in Redis when there is one, and applied at once here. Another
 process applies it before it next relies on a changed value: a route that reads one asks
 whether the version moved (from Redis, else from the database; a process alone on its
-database saw every change itself). API keys are the exception, checked on every request:
-switching them or their restrictions drops every key that Redis vouches for, so each
-process's next ``sk-`` request reads the key again from the database, and with it the
-settings.
+database saw every change itself). An authenticated request has the answer already: the
+one script that checks its token or key reads the version too. API keys are the
+exception, checked on every request: switching them or their restrictions drops every
+key that Redis vouches for, so each process's next ``sk-`` request reads the key again
+from the database, and with it the settings.
 
 With ``ENABLE_PERSISTENT_CONFIG=false`` the environment wins at every start: what was
 stored is forgotten then, as in open-webui.
@@ -21,6 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from starlette.types import Scope
+
 from bastion.config import Settings, SettingsError
 from bastion.config.runtime import with_changes
 from bastion.shared.breaker import SharedRedis
@@ -28,6 +31,11 @@ from bastion.shared.redis import RedisStorage
 from bastion.store.runtime_settings import RuntimeSettingsStore
 
 log = logging.getLogger("bastion")
+
+# Where an authenticated request's one round trip to Redis leaves the settings version it
+# read (``auth/authenticate.py``): a route that relies on a changed value then asks
+# Redis nothing more.
+SETTINGS_VERSION_SEEN = "bastion.settings_version"
 
 API_KEY_VARIABLES = frozenset(
     {"ENABLE_API_KEYS", "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS", "API_KEYS_ALLOWED_ENDPOINTS"}
@@ -62,12 +70,15 @@ class RuntimeSettings:
             return
         await self._read()
 
-    async def refresh(self) -> None:
-        """Apply changes made by another process, if any (no-op for a process alone)."""
+    async def refresh(self, scope: Scope | None = None) -> None:
+        """Apply changes made by another process, if any (no-op for a process alone).
+
+        ``scope``: the request's, holding the version its authentication saw, if any.
+        """
         if self._alone:
             return
-        announced = None
-        if self._shared is not None:
+        announced: int | None = None if scope is None else scope.get(SETTINGS_VERSION_SEEN)
+        if announced is None and self._shared is not None:
             announced = await self._shared.run(lambda redis: redis.settings_version())
         if announced is None:  # no Redis, or Redis away: the database knows
             announced = await self._store.version()

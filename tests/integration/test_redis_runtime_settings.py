@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bastion.audit.events import MemorySink
+from bastion.shared.redis import RedisStorage
 from tests.fake_upstreams import FakeUpstream, serve
 from tests.gateway_support import Running, gateway_env
 from tests.integration.redis_server import RedisServer
@@ -88,7 +89,7 @@ async def test_with_redis_stopped_the_database_tells_the_other_instance(
 
 
 async def test_new_upstreams_set_on_one_instance_serve_the_others_next_request(
-    start_bastion, clock: Clock, sink: MemorySink, redis_url: str
+    start_bastion, clock: Clock, sink: MemorySink, redis_url: str, monkeypatch
 ) -> None:
     old, new = FakeUpstream("openai"), FakeUpstream("openai")
     with serve(old) as old_url, serve(new) as new_url:
@@ -115,10 +116,20 @@ async def test_new_upstreams_set_on_one_instance_serve_the_others_next_request(
             headers=_auth(admin["token"]),
         )
         assert changed.status_code == 200, changed.text
+        # The version comes with the authentication's round trip: none more is made.
+        asked = []
+        ask = RedisStorage.settings_version
+
+        async def counted(redis: RedisStorage) -> int:
+            asked.append(1)
+            return await ask(redis)
+
+        monkeypatch.setattr(RedisStorage, "settings_version", counted)
         answer = await other.client.post(
             "/api/chat/completions", json=completion, headers=_auth(admin["token"])
         )
         assert answer.status_code == 200, answer.text
+        assert asked == []
         chats = [r for r in new.requests if r.path == "/v1/chat/completions"]
         assert [r.headers["authorization"] for r in chats] == ["Bearer sk-new-0123456789"]
         assert len([r for r in old.requests if r.path == "/v1/chat/completions"]) == 1

@@ -29,7 +29,7 @@ async def chat_completions(request: Request) -> Response:
     body = await json_object(request)
     if not isinstance(body.get("messages"), list):
         raise InvalidCompletionRequest("The body needs a list of messages.")
-    await services.runtime.refresh()  # upstreams changed by another process?
+    await services.runtime.refresh(request.scope)  # upstreams changed by another process?
     entry = await services.gateway.resolve(principal, body.get("model"), request.scope)
     around = None
     if "chat_id" in body:  # a call about no chat does no extra work

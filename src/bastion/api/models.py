@@ -32,7 +32,7 @@ class AccessForm(BaseModel):
 async def list_models(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     principal = require_role(await current_principal(request), ("user", "admin"))
-    await services.runtime.refresh()  # upstreams changed by another process?
+    await services.runtime.refresh(request.scope)  # upstreams changed by another process?
     models = await services.gateway.usable_models(principal)
     answer: dict[str, Any] = {"object": "list", "data": [model.public() for model in models]}
     if principal.user.role == "admin" and not services.gateway.catalog.upstreams:

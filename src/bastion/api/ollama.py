@@ -39,7 +39,7 @@ async def _usable_names(services: Services, principal: Principal, names: list[st
 async def ollama(
     path: str, request: Request, principal: VerifiedUser, services: ServicesDep
 ) -> Any:
-    await services.runtime.refresh()  # upstreams changed by another process?
+    await services.runtime.refresh(request.scope)  # upstreams changed by another process?
     gateway = services.gateway
     if (request.method, path) == ("GET", "api/version") and not gateway.has_ollama():
         return {"version": False}  # open-webui's answer when Ollama is off

@@ -43,7 +43,7 @@ async def process_web(
     form: WebForm, request: Request, principal: WebFetchUser, services: ServicesDep
 ) -> dict[str, Any]:
     await require_permission(services, request, principal, "features.web_fetch")
-    await services.runtime.refresh()  # web-fetch settings changed by another process?
+    await services.runtime.refresh(request.scope)  # web-fetch settings changed by another process?
     try:
         return await services.web_fetch.fetch(form.url)
     except BastionError as refused:

@@ -31,6 +31,7 @@ from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
 from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
 from bastion.ratelimit.limiter import Limiter
+from bastion.runtime import SETTINGS_VERSION_SEEN
 from bastion.shared.breaker import SharedRedis
 from bastion.store.users import UserRecord, Users
 
@@ -134,6 +135,7 @@ class Authenticator:
                     "api", limits, check.acquired, now, scope=scope, user_id=claims.sub
                 )
                 if check.seeded:
+                    _saw_settings(scope, check.settings_version)
                     if check.revoked:
                         raise NotAuthenticated("The session has ended.", code="token_revoked")
                     user = await self._current_user(claims.sub, check.version)
@@ -220,6 +222,7 @@ class Authenticator:
         else:
             self.limiter.decide("api_key", limits, check.acquired, now, scope=scope, **who)
             if check.seeded:
+                _saw_settings(scope, check.settings_version)
                 if held and live.generation != check.generation:
                     # Changed since it was cached, or never vouched for: read it again.
                     live = await self._reload(key_hash, check.generation)
@@ -265,3 +268,8 @@ class Authenticator:
             raise ApiKeyOutOfScope
         if live.record.scopes and not path_allowed(raw_path, live.record.scopes):
             raise ApiKeyOutOfScope
+
+
+def _saw_settings(scope: Scope | None, version: int) -> None:
+    if scope is not None:
+        scope[SETTINGS_VERSION_SEEN] = version

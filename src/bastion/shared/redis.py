@@ -49,6 +49,7 @@ class TokenCheck:
     seeded: bool  # False: Redis lost its state (flushed, restarted); ask the database
     revoked: bool
     version: int | None  # the account's token version, None when Redis does not know it
+    settings_version: int  # the newest run-time settings announced (0: none yet)
     acquired: Acquired
 
 
@@ -57,6 +58,7 @@ class ApiKeyCheck:
     seeded: bool  # False: Redis lost its state (flushed, restarted); ask the database
     generation: bytes  # changes whenever the key does: a copy read under another is stale
     version: int | None  # the owner's token version, None when Redis does not know it
+    settings_version: int  # the newest run-time settings announced (0: none yet)
     acquired: Acquired
 
 
@@ -201,18 +203,20 @@ class RedisStorage:
             self.key(SEEDED),
             self.key("revoked", jti),
             self.key("tv", user_id),
+            self.key("cfgv"),
             *(self.key(window.key) for window in windows),
         ]
         reply = await self._run(
             "check_token", keys, [repr(now), hit_token(), *self._window_args(windows)]
         )
-        reply = _array(reply, 4 + 2 * len(windows))
+        reply = _array(reply, 5 + 2 * len(windows))
         version = _integer(reply[2], low=-1)
         return TokenCheck(
             seeded=bool(_integer(reply[0], high=1)),
             revoked=bool(_integer(reply[1], high=1)),
             version=None if version < 0 else version,
-            acquired=_acquired(reply[3:], len(windows)),
+            settings_version=_integer(reply[3], low=0),
+            acquired=_acquired(reply[4:], len(windows)),
         )
 
     async def check_api_key(
@@ -222,11 +226,12 @@ class RedisStorage:
             self.key(SEEDED),
             self.key("akv", key_hash),
             self.key("tv", user_id),
+            self.key("cfgv"),
             *(self.key(window.key) for window in windows),
         ]
         args = [repr(now), hit_token(), API_KEY_GENERATION_TTL_MS]
         reply = await self._run("check_api_key", keys, [*args, *self._window_args(windows)])
-        reply = _array(reply, 4 + 2 * len(windows))
+        reply = _array(reply, 5 + 2 * len(windows))
         generation = reply[1]
         if not isinstance(generation, bytes) or not generation:
             raise UnusableReply(f"Redis answered {_kind(generation)} where a generation was due")
@@ -235,7 +240,8 @@ class RedisStorage:
             seeded=bool(_integer(reply[0], high=1)),
             generation=generation,
             version=None if version < 0 else version,
-            acquired=_acquired(reply[3:], len(windows)),
+            settings_version=_integer(reply[3], low=0),
+            acquired=_acquired(reply[4:], len(windows)),
         )
 
     async def forget_api_key(self, key_hash: str) -> None:
