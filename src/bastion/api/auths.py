@@ -19,6 +19,7 @@ from bastion.api.deps import (
     ServicesDep,
     VerifiedUser,
     client_ip,
+    confirm_password,
     current_principal,
     hit_limit,
 )
@@ -30,7 +31,7 @@ from bastion.auth.roles import Role
 from bastion.auth.tokens import IssuedToken
 from bastion.auth.trusted_header import trusted_header_user
 from bastion.config import CookieSecure
-from bastion.errors import BastionError, Forbidden, InvalidCredentials
+from bastion.errors import BastionError, Forbidden
 from bastion.files.data_url import profile_image
 from bastion.http.csrf import CsrfTokens
 from bastion.services import Services
@@ -282,17 +283,7 @@ async def update_password(
     services: ServicesDep,
 ) -> dict[str, Any]:
     user = principal.user
-    # Guessing the current password with a stolen session costs a hash each: bounded.
-    await hit_limit(
-        services,
-        request,
-        response,
-        "password_change",
-        [(services.settings.ratelimit.password_change_rate_limit, f"password:{user.id}")],
-        user_id=user.id,
-    )
-    if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
-        raise InvalidCredentials("The current password is incorrect.")
+    await confirm_password(services, request, response, user, form.password)
     await services.runtime.refresh()
     services.password_policy.check(form.new_password, context=(user.email, user.name))
     new_hash = await services.hasher.hash_async(form.new_password)

@@ -16,10 +16,11 @@ from bastion.auth.permissions import Permission, PermissionDenied
 from bastion.auth.rbac import require_role
 from bastion.config import Settings
 from bastion.config.reader import RateLimit
-from bastion.errors import BastionError, NotAuthenticated, NotFound
+from bastion.errors import BastionError, InvalidCredentials, NotAuthenticated, NotFound
 from bastion.gateway.upstreams import InvalidCompletionRequest
 from bastion.jsondata import InvalidJSON, parse_json
 from bastion.services import Services
+from bastion.store.users import UserRecord
 
 
 def client_ip(request: Request) -> str:
@@ -40,6 +41,26 @@ async def hit_limit(
     caller where it stands: the decision's ``RateLimit-*`` headers go on ``response``."""
     decision = await services.limiter.hit(name, items, scope=request.scope, **who)
     response.headers.update(decision.headers())
+
+
+async def confirm_password(
+    services: Services, request: Request, response: Response, user: UserRecord, password: str
+) -> None:
+    """Refuse (400 ``invalid_credentials``) unless ``password`` is ``user``'s own.
+
+    For changes a stolen session must not make alone; guessing with one costs a hash a
+    try, within the password-change limit.
+    """
+    await hit_limit(
+        services,
+        request,
+        response,
+        "password_change",
+        [(services.settings.ratelimit.password_change_rate_limit, f"password:{user.id}")],
+        user_id=user.id,
+    )
+    if not (await services.hasher.verify_async(password, user.password_hash)).ok:
+        raise InvalidCredentials("The password is incorrect.")
 
 
 async def known_users(services: Services, user_ids: list[str]) -> list[str]:

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, StringConstraints
 
 from bastion.api.auths import _start_session
-from bastion.api.deps import AdminUser, AnyRole, ServicesDep, client_ip, hit_limit
+from bastion.api.deps import AdminUser, AnyRole, ServicesDep, client_ip, confirm_password, hit_limit
 from bastion.api.forms import Password
 from bastion.auth.signin import InvalidSecondFactor
-from bastion.errors import Forbidden, InvalidCredentials, NotFound
+from bastion.errors import Forbidden, NotFound
 from bastion.services import Services
 from bastion.store.users import UserRecord
 
@@ -104,16 +104,7 @@ async def totp_disable(
 ) -> dict[str, Any]:
     user = principal.user
     # A stolen session may not turn the factor off without the password and a code.
-    await hit_limit(
-        services,
-        request,
-        response,
-        "password_change",
-        [(services.settings.ratelimit.password_change_rate_limit, f"password:{user.id}")],
-        user_id=user.id,
-    )
-    if not (await services.hasher.verify_async(form.password, user.password_hash)).ok:
-        raise InvalidCredentials("The password is incorrect.")
+    await confirm_password(services, request, response, user, form.password)
     await services.mfa.disable(user, form.code, request.scope)
     return await _start_session(request, response, services, await _fresh(services, user.id))
 

@@ -151,13 +151,7 @@ class SignIn:
                 failures_from_ip=ip_failures,
             )
             if locked:
-                self._events.record(
-                    "auth.lockout",
-                    outcome="denied",
-                    scope=scope,
-                    user_id=user.id,
-                    threshold=self._lockouts.threshold,
-                )
+                self._locked_out(user, scope)
             raise InvalidSecondFactor
         await self._lockouts.succeeded(user, ip)
         self._events.record(
@@ -207,10 +201,13 @@ class SignIn:
             failures_from_ip=ip_failures,
         )
         if locked:
-            self._events.record(
-                "auth.lockout",
-                outcome="denied",
-                scope=scope,
-                user_id=user.id,
-                threshold=self._lockouts.threshold,
-            )
+            self._locked_out(user, scope)
+
+    def _locked_out(self, user: UserRecord, scope: Scope) -> None:
+        self._events.record(
+            "auth.lockout",
+            outcome="denied",
+            scope=scope,
+            user_id=user.id,
+            threshold=self._lockouts.threshold,
+        )
