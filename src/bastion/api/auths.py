@@ -22,6 +22,7 @@ from bastion.api.deps import (
     confirm_password,
     current_principal,
     hit_limit,
+    principal_of,
 )
 from bastion.api.direct import direct
 from bastion.api.forms import Name, Password, ProfileImageUrl
@@ -31,7 +32,7 @@ from bastion.auth.roles import Role
 from bastion.auth.tokens import IssuedToken
 from bastion.auth.trusted_header import trusted_header_user
 from bastion.config import CookieSecure
-from bastion.errors import BastionError, Forbidden
+from bastion.errors import BastionError, Forbidden, NotAuthenticated
 from bastion.files.data_url import profile_image
 from bastion.http.csrf import CsrfTokens
 from bastion.services import Services
@@ -149,11 +150,11 @@ def _csrf(request: Request, auth_token: str) -> str:
 # First: the session check is the route every page load makes.
 @direct(router, "GET", "/")
 async def me(request: Request) -> dict[str, Any]:
-    principal = await current_principal(request)
-    if principal.via != "cookie":
-        return principal.user.public()
     credential = read_credential(request.scope["headers"])
     if credential is None:
+        raise NotAuthenticated
+    principal = await principal_of(request, credential)
+    if principal.via != "cookie":
         return principal.user.public()
     # A reloaded page gets the token of its session here (the cookie is HttpOnly).
     return {**principal.user.public(), "csrf_token": _csrf(request, credential.value)}

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from bastion.auth.api_keys import looks_like_api_key
-from bastion.auth.authenticate import Principal, read_credential
+from bastion.auth.authenticate import Credential, Principal, read_credential
 from bastion.auth.permissions import Permission, PermissionDenied
 from bastion.auth.rbac import require_role
 from bastion.config import Settings
@@ -91,14 +91,25 @@ async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+# Where the request keeps its caller once authenticated: a scope key, not
+# ``request.state``, whose miss costs an exception on every first look.
+_PRINCIPAL = "bastion.principal"
+
+
 async def current_principal(request: Request) -> Principal:
     """The authenticated caller, any role (pending accounts included)."""
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal: Principal | None = request.scope.get(_PRINCIPAL)
     if principal is not None:
         return principal
     credential = read_credential(request.scope["headers"])
     if credential is None:
         raise NotAuthenticated
+    return await principal_of(request, credential)
+
+
+async def principal_of(request: Request, credential: Credential) -> Principal:
+    """The caller ``credential`` (read from ``request``) authenticates, kept for the
+    request's later looks."""
     services: Services = request.app.state.services
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     try:
@@ -113,7 +124,7 @@ async def current_principal(request: Request) -> Principal:
         raise
     if services.settings.mfa.require_mfa != "off" and not _enrolment_path(request.scope["path"]):
         await services.mfa.enforce(principal.user)
-    request.state.principal = principal
+    request.scope[_PRINCIPAL] = principal
     return principal
 
 
