@@ -29,6 +29,7 @@ from bastion.api import (
     models,
     ollama,
     retrieval,
+    sessions,
     users,
 )
 from bastion.api.errors import install_error_handlers
@@ -127,6 +128,7 @@ def create_app(
         admin_config.router,
         api_keys.router,
         health.router,
+        sessions.router,
         users.router,
         audit.router,
         models.router,

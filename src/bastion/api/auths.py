@@ -115,9 +115,24 @@ def _session_answer(user: UserRecord, issued: IssuedToken) -> dict[str, Any]:
 
 
 async def _start_session(
-    request: Request, response: Response, services: Services, user: UserRecord
+    request: Request,
+    response: Response,
+    services: Services,
+    user: UserRecord,
+    *,
+    method: str = "password",
 ) -> dict[str, Any]:
-    issued = services.tokens.issue(user.id, user.token_version)
+    # Every sign-in is a session of its own (listed, revocable): the token names it.
+    sid = services.sessions.new_id()
+    issued = services.tokens.issue(user.id, user.token_version, sid=sid)
+    await services.sessions.start(
+        sid,
+        user.id,
+        user.token_version,
+        method=method,
+        expires_at=issued.claims.expires_at,
+        scope=request.scope,
+    )
     set_auth_cookie(request, response, services, issued)
     # The browser sends it back as X-CSRF-Token: the cookie alone cannot change anything.
     return {**_session_answer(user, issued), "csrf_token": _csrf(request, issued.token)}
@@ -218,6 +233,7 @@ async def signout(request: Request, response: Response, services: ServicesDep) -
     if principal is not None and principal.token is not None:
         claims = principal.token
         await services.revocations.revoke(claims.jti, claims.sub, claims.expires_at)
+        await services.sessions.signed_out(claims)
         services.events.record(
             "auth.signout", scope=request.scope, user_id=claims.sub, role=principal.user.role
         )
