@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.e2e.harness import WIDTHS, Account, sign_in_in_browser
 
@@ -28,7 +28,7 @@ def _sid(page: Page) -> str:
     return str(jwt.decode(token, options={"verify_signature": False})["sid"])
 
 
-def _row(page: Page, sid: str):  # noqa: ANN202 (a Playwright locator)
+def _row(page: Page, sid: str) -> Locator:
     return page.locator(f'#sessions-body tr[data-session-id="{sid}"]')
 
 
@@ -54,16 +54,16 @@ def test_revoking_the_other_browser_signs_it_out_on_its_next_request(
     there.goto("/settings")
     expect(there).to_have_url(re.compile(r"/auth(\?next=.*)?$"))
     expect(there.get_by_role("button", name="Sign in")).to_be_visible()
-    # This browser is still signed in; the API session of make_user too, until...
+    # This browser is still signed in, and so is the session make_user opened by the API.
     here.reload()
     expect(_row(here, _sid(here))).to_contain_text("This device")
-    assert api.get("/api/v1/auths/", headers=user.auth()).status_code == 200
+    assert api.get("/api/v1/auths/", headers=user.auth).status_code == 200
 
     here.get_by_role("button", name="Sign out all other sessions").click()
     here.get_by_role("dialog").get_by_role("button", name="Sign out others").click()
 
     expect(here.get_by_role("status").filter(has_text="1 session signed out.")).to_be_visible()
-    assert api.get("/api/v1/auths/", headers=user.auth()).status_code == 401
+    assert api.get("/api/v1/auths/", headers=user.auth).status_code == 401
     expect(here.locator("#sessions-body tr")).to_have_count(1)
     expect(here.get_by_role("button", name="Sign out all other sessions")).to_be_hidden()
 
