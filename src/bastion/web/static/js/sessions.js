@@ -8,15 +8,14 @@ import { el, setStatus, when } from "./admin/dom.js";
 function row(item, revokePath, parts, reload) {
   const label = `${item.browser} on ${item.device}`;
   const cells = [
-    el("td", {}, item.device),
-    el("td", {}, item.browser),
+    el("td", {}, el("span", { className: "session-device" }, label),
+      el("span", { className: "hint session-started" }, `Signed in ${when(item.created_at)}`)),
     el("td", { className: "mono" }, item.ip),
-    el("td", {}, when(item.created_at)),
     el("td", {}, when(item.last_active_at)),
   ];
   let action;
   if (item.current) {
-    action = el("span", { className: "tag" }, "This device");
+    action = el("span", { className: "tag session-here" }, "This device");
   } else {
     action = el("button", { type: "button", className: "button small danger" }, "Revoke");
     action.setAttribute("aria-label", `Revoke the session of ${label}`);
