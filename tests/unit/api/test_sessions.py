@@ -333,3 +333,23 @@ async def test_api_keys_are_not_sessions(start) -> None:
 
     assert answer.status_code == 400 and answer.json()["code"] == "not_a_session"
     assert len(await _sessions(bastion, token)) == 1
+
+
+async def test_workers_without_redis_agree_on_revocation_and_activity_through_the_database(
+    start, clock: Clock
+) -> None:
+    # Two workers on one database and no Redis: nothing is cached, the database decides.
+    env = {"WORKERS": "2", "SESSION_IDLE_TIMEOUT": "1h"}
+    first = await start(env)
+    second = await start(env)
+    kept = (await first.signup("ada@example.com"))["token"]
+    revoked = await _signin(first, "ada@example.com", FIREFOX_MAC)
+    assert (await second.me(revoked)).status_code == 200
+    await first.client.delete(f"/api/v1/auths/sessions/{_sid(first, revoked)}", headers=_auth(kept))
+    assert (await second.me(revoked)).status_code == 401
+    # Used on the first worker only: the second sees that activity in the database.
+    for _ in range(3):
+        clock.advance(50 * 60)
+        assert (await first.me(kept)).status_code == 200
+        await first.services.sessions.activity.flush()
+    assert (await second.me(kept)).status_code == 200
