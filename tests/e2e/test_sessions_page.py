@@ -92,7 +92,7 @@ def test_sessions_section_and_admin_dialog_render(
     admin_page.get_by_role("searchbox", name="Search accounts").fill(user.email)
     admin_page.get_by_role("button", name="Search", exact=True).click()
     row = admin_page.locator(f'tr[data-user-id="{user.id}"]')
-    row.get_by_role("button", name=f"Sessions of {user.name}").click()
+    row.get_by_role("button", name="Sessions", exact=True).click()
     dialog = admin_page.get_by_role("dialog", name=f"Sessions of {user.name}")
     expect(dialog.locator("#sessions-body tr")).to_have_count(2)
     screenshot(admin_page, f"admin-user-sessions-{width}-{scheme}")

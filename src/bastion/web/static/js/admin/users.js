@@ -99,7 +99,6 @@ function row(user) {
     );
   }
   const sessions = el("button", { type: "button", className: "button small secondary" }, "Sessions");
-  sessions.setAttribute("aria-label", `Sessions of ${who}`);
   sessions.addEventListener("click", () => openSessions(user, sessions));
   actions.append(
     sessions,
