@@ -32,6 +32,7 @@ from bastion.api import (
     oidc,
     ollama,
     retrieval,
+    sessions,
     users,
 )
 from bastion.api.errors import install_error_handlers
@@ -137,6 +138,7 @@ def create_app(
         admin_config.router,
         api_keys.router,
         health.router,
+        sessions.router,
         users.router,
         audit.router,
         models.router,

@@ -25,6 +25,7 @@ from bastion.auth.oidc.signin import OidcSignIn
 from bastion.auth.passwords import PasswordHasher, PasswordPolicy
 from bastion.auth.permissions import Permissions
 from bastion.auth.revocation import Revocations
+from bastion.auth.sessions import Sessions
 from bastion.auth.signin import SignIn
 from bastion.auth.tokens import TokenService
 from bastion.config import Settings
@@ -47,6 +48,7 @@ from bastion.store.groups import GroupStore
 from bastion.store.mfa import MfaStore
 from bastion.store.model_access import ModelAccessStore
 from bastion.store.runtime_settings import RuntimeSettingsStore
+from bastion.store.sessions import SessionStore
 from bastion.store.users import UserRecord, Users
 
 
@@ -56,6 +58,7 @@ class Services:
     db: Database
     users: Users
     revocations: Revocations
+    sessions: Sessions
     tokens: TokenService
     api_keys: ApiKeys
     authenticator: Authenticator
@@ -127,6 +130,7 @@ class Services:
 
     async def close(self) -> None:
         await self.api_keys.close()  # the last uses still waiting to be written
+        await self.sessions.activity.flush()
         await self.gateway.aclose()
         await self.web_fetch.aclose()
         if self.oidc is not None:
@@ -181,6 +185,14 @@ class Services:
         if shared is not None:
             shared.on_recover.append(revocations.seed)
         limiter = Limiter(SlidingWindowLog(storage), events=events, clock=clock)
+        sessions = Sessions(
+            SessionStore(db),
+            revocations,
+            events,
+            idle=settings.auth.session_idle_timeout,
+            absolute=settings.auth.session_absolute_timeout,
+            clock=clock,
+        )
         tokens = TokenService(
             settings.auth.secret_key,
             fallback_keys=settings.auth.secret_key_fallbacks,
@@ -205,6 +217,7 @@ class Services:
         authenticator = Authenticator(
             tokens=tokens,
             revocations=revocations,
+            sessions=sessions,
             users=users,
             api_keys=api_keys,
             api_keys_enabled=settings.auth.enable_api_keys,
@@ -244,6 +257,7 @@ class Services:
             db=db,
             users=users,
             revocations=revocations,
+            sessions=sessions,
             tokens=tokens,
             api_keys=api_keys,
             authenticator=authenticator,

@@ -17,6 +17,7 @@ from bastion.store.models import Base
 TABLES = {
     "users",
     "revoked_tokens",
+    "sessions",
     "api_keys",
     "files",
     "chats",

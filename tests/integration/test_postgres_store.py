@@ -48,6 +48,27 @@ async def test_a_token_revoked_twice_keeps_its_first_row_on_postgresql(
     assert not await store.contains("jti")
 
 
+async def test_a_session_revoked_and_its_activity_on_postgresql(
+    start_bastion: StartBastion, postgres_database: str
+) -> None:
+    bastion = await start_bastion({"DATABASE_URL": postgres_database})
+    user = await bastion.signup("ada@example.com")
+    claims = bastion.services.tokens.verify(user["token"])
+    sessions = bastion.services.sessions
+    revocations = RevocationStore(bastion.services.db)
+    assert not await revocations.contains_any(claims.jti, claims.sid)
+    later = datetime.fromtimestamp(claims.issued_at + 120, UTC)
+    await sessions.store.touch({claims.sid: later})
+    await sessions.store.touch({claims.sid: later - timedelta(seconds=60)})  # never back
+    record = await sessions.store.get(claims.sid)
+    assert record is not None and record.last_active_at == later
+    assert await sessions.store.end([claims.sid], "revoked", later) == [claims.sid]
+    assert await sessions.store.end([claims.sid], "revoked", later) == []
+    await bastion.services.revocations.revoke(claims.sid, claims.sub, claims.expires_at)
+    assert await revocations.contains_any(claims.jti, claims.sid)
+    assert (await bastion.me(user["token"])).status_code == 401
+
+
 async def test_two_admins_demoting_each_other_at_once_leave_one_on_postgresql(
     start_bastion: StartBastion, postgres_database: str
 ) -> None:

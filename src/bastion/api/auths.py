@@ -136,7 +136,17 @@ async def _start_session(
     *,
     method: str = "password",
 ) -> dict[str, Any]:
-    issued = services.tokens.issue(user.id, user.token_version)
+    # Every sign-in is a session of its own (listed, revocable): the token names it.
+    sid = services.sessions.new_id()
+    issued = services.tokens.issue(user.id, user.token_version, sid=sid)
+    await services.sessions.start(
+        sid,
+        user.id,
+        user.token_version,
+        method=method,
+        expires_at=issued.claims.expires_at,
+        scope=request.scope,
+    )
     set_auth_cookie(request, response, services, issued)
     # The browser sends it back as X-CSRF-Token: the cookie alone cannot change anything.
     return {**_session_answer(user, issued), "csrf_token": _csrf(request, issued.token)}
@@ -256,6 +266,7 @@ async def signout(request: Request, response: Response, services: ServicesDep) -
         # A single sign-on also ends at the provider: the browser is sent there next.
         redirect_url = await signout_redirect(services, claims.jti)
         await services.revocations.revoke(claims.jti, claims.sub, claims.expires_at)
+        await services.sessions.signed_out(claims)
         services.events.record(
             "auth.signout", scope=request.scope, user_id=claims.sub, role=principal.user.role
         )

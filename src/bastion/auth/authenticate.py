@@ -27,6 +27,7 @@ from bastion.auth.api_keys import (
     path_allowed,
 )
 from bastion.auth.revocation import Revocations
+from bastion.auth.sessions import Sessions
 from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
 from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
@@ -81,6 +82,7 @@ class Authenticator:
         *,
         tokens: TokenService,
         revocations: Revocations,
+        sessions: Sessions,
         users: Users,
         api_keys: ApiKeys,
         api_keys_enabled: bool,
@@ -93,6 +95,7 @@ class Authenticator:
     ) -> None:
         self.tokens = tokens
         self.revocations = revocations
+        self.sessions = sessions
         self.users = users
         self.api_keys = api_keys
         self.api_keys_enabled = api_keys_enabled
@@ -124,11 +127,15 @@ class Authenticator:
         limits = [(self.user_limit, f"user:{claims.sub}")]
         user: UserRecord | None
         if self.shared is not None:
-            # One round trip: revoked?, the account's token version, the caller's limit.
+            # One round trip: token or session revoked?, the account's token version, the
+            # session's last activity, the caller's limit.
             now = self.limiter.clock()
             windows = self.limiter.strategy.windows(limits)
+            activity = self.sessions.redis_activity()
             check = await self.shared.run(
-                lambda redis: redis.check_token(claims.jti, claims.sub, windows, now)
+                lambda redis: redis.check_token(
+                    claims.jti, claims.sid, claims.sub, windows, now, activity
+                )
             )
             if check is not None:
                 self.limiter.decide(
@@ -138,6 +145,9 @@ class Authenticator:
                     _saw_settings(scope, check.settings_version)
                     if check.revoked:
                         raise NotAuthenticated("The session has ended.", code="token_revoked")
+                    await self.sessions.check_shared(
+                        claims, check.last_active, check.write_activity, scope
+                    )
                     user = await self._current_user(claims.sub, check.version)
                     return self._session(user, credential, claims)
                 # Redis lost its state: the database answers until it is seeded again.
@@ -146,8 +156,9 @@ class Authenticator:
                 await self.limiter.hit("api", limits, scope=scope, user_id=claims.sub)
         else:
             await self.limiter.hit("api", limits, scope=scope, user_id=claims.sub)
-        if await self.revocations.is_revoked(claims.jti):
+        if await self.revocations.is_revoked(claims.jti, claims.sid):
             raise NotAuthenticated("The session has ended.", code="token_revoked")
+        await self.sessions.check_local(claims, scope)
         user = await self.users.get(claims.sub)
         return self._session(user, credential, claims)
 

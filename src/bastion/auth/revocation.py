@@ -60,10 +60,11 @@ class Revocations:
             (jti, None if expiry == _NEVER else expiry - now) for jti, expiry in revoked.items()
         )
 
-    async def is_revoked(self, jti: str) -> bool:
+    async def is_revoked(self, jti: str, sid: str) -> bool:
+        """Whether the token or its session was revoked (a session's id is kept like a jti)."""
         if self._cache is not None:
-            return jti in self._cache
-        return await self._store.contains(jti)
+            return jti in self._cache or sid in self._cache
+        return await self._store.contains_any(jti, sid)
 
     async def revoke(self, jti: str, user_id: str, expires_at: int | None) -> None:
         await self._store.add(

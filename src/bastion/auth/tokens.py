@@ -26,7 +26,9 @@ TOKEN_TYPE = "access"  # noqa: S105 (a claim value, not a secret)
 # A cookie or header far larger than any token we issue is refused before any parsing.
 MAX_TOKEN_LENGTH = 4096
 _FORBIDDEN_HEADERS = frozenset({"kid", "jku", "x5u", "x5c", "jwk", "crit"})
-_REQUIRED_CLAIMS = ["iss", "aud", "typ", "sub", "iat", "jti", "ver"]
+# ``sid`` names the session (sign-in) the token belongs to; tokens issued before sessions
+# existed have none and are refused: their holders sign in once more.
+_REQUIRED_CLAIMS = ["iss", "aud", "typ", "sub", "iat", "jti", "ver", "sid"]
 # What PyJWT checks besides the signature; expiry is checked against the injected clock.
 _CHECKS: dict[str, Any] = {
     "audience": AUDIENCE,
@@ -56,6 +58,7 @@ class TokenClaims:
     version: int
     issued_at: int
     expires_at: int | None
+    sid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,7 @@ class TokenService:
         self._clock = clock
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
-    def issue(self, user_id: str, version: int) -> IssuedToken:
+    def issue(self, user_id: str, version: int, *, sid: str) -> IssuedToken:
         now = int(self._clock())
         expires_at = None if self.expires_in is None else now + int(self.expires_in.total_seconds())
         claims = TokenClaims(
@@ -96,6 +99,7 @@ class TokenService:
             version=version,
             issued_at=now,
             expires_at=expires_at,
+            sid=sid,
         )
         payload: dict[str, object] = {
             "iss": ISSUER,
@@ -105,6 +109,7 @@ class TokenService:
             "iat": now,
             "jti": claims.jti,
             "ver": version,
+            "sid": sid,
         }
         if expires_at is not None:
             payload["exp"] = expires_at
@@ -136,10 +141,12 @@ class TokenService:
             raise InvalidToken
         payload = self._decode(token)
         sub, jti, version = payload.get("sub"), payload.get("jti"), payload.get("ver")
-        iat, exp = payload.get("iat"), payload.get("exp")
+        iat, exp, sid = payload.get("iat"), payload.get("exp"), payload.get("sid")
         if payload.get("typ") != TOKEN_TYPE or not isinstance(sub, str) or not sub:
             raise InvalidToken
         if not isinstance(jti, str) or len(jti) != 32:
+            raise InvalidToken
+        if not isinstance(sid, str) or len(sid) != 32:
             raise InvalidToken
         if not _is_int(version) or not _is_int(iat):
             raise InvalidToken
@@ -154,7 +161,9 @@ class TokenService:
             raise InvalidToken
         if iat > now + 60:  # issued in the future: not one of ours
             raise InvalidToken
-        return TokenClaims(sub=sub, jti=jti, version=version, issued_at=iat, expires_at=expires_at)
+        return TokenClaims(
+            sub=sub, jti=jti, version=version, issued_at=iat, expires_at=expires_at, sid=sid
+        )
 
     def _decode(self, token: str) -> dict[str, object]:
         for key in self._verify_keys:

@@ -59,6 +59,10 @@ class AuthSettings:
     show_admin_details: bool
     admin_contact_email: str | None  # ADMIN_EMAIL; None: the primary admin's
 
+    # A session ends this long after its last request, and this long after sign-in.
+    session_idle_timeout: timedelta = timedelta(hours=24)
+    session_absolute_timeout: timedelta = timedelta(days=30)
+
 
 def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
     session_secure = _cookie_secure(env, "WEBUI_SESSION_COOKIE_SECURE", "auto")
@@ -104,7 +108,23 @@ def read_auth(env: EnvReader, data_dir: Path) -> AuthSettings:
         # open-webui shows it by default; Bastion tells no one an admin's address unasked.
         show_admin_details=env.flag("SHOW_ADMIN_DETAILS", False),
         admin_contact_email=env.optional("ADMIN_EMAIL"),
+        session_idle_timeout=_session_timeout(env, "SESSION_IDLE_TIMEOUT", "24h"),
+        session_absolute_timeout=_session_timeout(env, "SESSION_ABSOLUTE_TIMEOUT", "30d"),
     )
+
+
+def _session_timeout(env: EnvReader, name: str, default: str) -> timedelta:
+    value = env.text(name, default)
+    try:
+        timeout = parse_duration(value)
+    except ValueError:
+        timeout = timedelta(0)
+    # Under two minutes the one-minute resolution of last activity would dominate it.
+    if timeout < timedelta(minutes=2):
+        raise SettingsError(
+            name, f"{value!r} is not a duration of 2 minutes or more", "use e.g. 30m, 24h or 30d"
+        )
+    return timeout
 
 
 # open-webui's variables and defaults: API keys only where a group grants them.

@@ -45,10 +45,21 @@ def _script(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionActivity:
+    """How the token check keeps a session's last activity (seconds)."""
+
+    resolution: float  # written at most this often
+    stale_after: float  # not written any more: the session is idle
+    ttl: float  # kept this long
+
+
+@dataclass(frozen=True, slots=True)
 class TokenCheck:
     seeded: bool  # False: Redis lost its state (flushed, restarted); ask the database
-    revoked: bool
+    revoked: bool  # the token or its session
     version: int | None  # the account's token version, None when Redis does not know it
+    last_active: float | None  # the session's, as noted; None when Redis does not know it
+    write_activity: bool  # this request is the one of its minute to record the activity
     settings_version: int  # the newest run-time settings announced (0: none yet)
     acquired: Acquired
 
@@ -197,26 +208,42 @@ class RedisStorage:
         return _acquired(reply, len(windows))
 
     async def check_token(
-        self, jti: str, user_id: str, windows: Sequence[Window], now: float
+        self,
+        jti: str,
+        sid: str,
+        user_id: str,
+        windows: Sequence[Window],
+        now: float,
+        activity: SessionActivity,
     ) -> TokenCheck:
         keys = [
             self.key(SEEDED),
             self.key("revoked", jti),
+            self.key("revoked", sid),
             self.key("tv", user_id),
+            self.key("sa", sid),
             self.key("cfgv"),
             *(self.key(window.key) for window in windows),
         ]
-        reply = await self._run(
-            "check_token", keys, [repr(now), hit_token(), *self._window_args(windows)]
-        )
-        reply = _array(reply, 5 + 2 * len(windows))
+        args = [
+            repr(now),
+            hit_token(),
+            repr(activity.resolution),
+            repr(activity.stale_after),
+            math.ceil(activity.ttl * 1000),
+        ]
+        reply = await self._run("check_token", keys, [*args, *self._window_args(windows)])
+        reply = _array(reply, 7 + 2 * len(windows))
         version = _integer(reply[2], low=-1)
+        last = None if reply[3] == b"-1" else _moment(reply[3])
         return TokenCheck(
             seeded=bool(_integer(reply[0], high=1)),
             revoked=bool(_integer(reply[1], high=1)),
             version=None if version < 0 else version,
-            settings_version=_integer(reply[3], low=0),
-            acquired=_acquired(reply[4:], len(windows)),
+            last_active=last,
+            write_activity=bool(_integer(reply[4], high=1)),
+            settings_version=_integer(reply[5], low=0),
+            acquired=_acquired(reply[6:], len(windows)),
         )
 
     async def check_api_key(
@@ -294,11 +321,15 @@ class RedisStorage:
         Token versions are dropped rather than copied (they are filled again from the
         database on first use): one written before an outage may be older than the
         database's. So are API keys' generations: a key changed while this instance could
-        not reach Redis must not be served from another's cache. Revocations in force are
-        written with their remaining lifetime.
+        not reach Redis must not be served from another's cache. Sessions' last activity is
+        dropped too (noted in the database meanwhile; read from there on next use).
+        Revocations in force (tokens' and sessions') are written with their remaining
+        lifetime.
         """
         async with self._call(max(self.timeout, 5.0)):
-            await self._unlink_matching(self.key("tv", "*"), self.key("akv", "*"))
+            await self._unlink_matching(
+                self.key("tv", "*"), self.key("akv", "*"), self.key("sa", "*")
+            )
             async with self.client.pipeline(transaction=False) as pipe:
                 for jti, ttl in revoked:
                     if ttl is None:

@@ -62,6 +62,27 @@ class RevokedToken(Base):
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SessionRow(Base):
+    """One sign-in: where and how it happened, when it was last used, whether it ended."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The account's token version at sign-in: a later one (password, role) ends it.
+    token_version: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20))
+    ip: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(40))
+    browser: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_active_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When its token expires (None: never); a revocation of the session is kept until then.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+
+
 class SigninFailure(Base):
     """Consecutive failed sign-ins for one e-mail from one address.
 

@@ -33,6 +33,14 @@ class RevocationStore:
         async with self._db.session() as session:
             return await session.get(RevokedToken, jti) is not None
 
+    async def contains_any(self, *ids: str) -> bool:
+        """Whether any of ``ids`` (a token's jti, its session's id) is revoked: one query."""
+        async with self._db.session() as session:
+            found = await session.scalar(
+                select(RevokedToken.jti).where(RevokedToken.jti.in_(ids)).limit(1)
+            )
+            return found is not None
+
     async def add(
         self, jti: str, user_id: str, *, expires_at: datetime | None, revoked_at: datetime
     ) -> None:

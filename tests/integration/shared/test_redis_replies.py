@@ -11,7 +11,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from bastion.ratelimit.storage import Window
-from bastion.shared.redis import RedisStorage
+from bastion.shared.redis import RedisStorage, SessionActivity
 from bastion.shared.resp import PipelinedConnection, UnusableReply
 from tests.integration.redis_server import RedisServer
 from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES, WrongRedis
@@ -21,7 +21,9 @@ WINDOWS = [Window("rl:5/60:k", 5, 60.0)]
 
 CALLS: dict[str, Callable[[RedisStorage], Awaitable[Any]]] = {
     "acquire": lambda redis: redis.acquire(WINDOWS, T0),
-    "check_token": lambda redis: redis.check_token("jti", "user", WINDOWS, T0),
+    "check_token": lambda redis: redis.check_token(
+        "jti", "sid", "user", WINDOWS, T0, SessionActivity(60.0, 86460.0, 3600.0)
+    ),
     "check_api_key": lambda redis: redis.check_api_key("h" * 64, "user", WINDOWS, T0),
     "forget_api_key": lambda redis: redis.forget_api_key("h" * 64),
     "raise_version": lambda redis: redis.raise_version("user", 3),

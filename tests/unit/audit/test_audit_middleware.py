@@ -90,6 +90,7 @@ async def test_level_none_writes_no_request_entries_but_every_security_event(
     types = [entry["type"] for entry in logged(bastion)]
     assert types == [
         "auth.signup",
+        "session.created",
         "auth.signin",
         "auth.signout",
         "auth.token_revoked",

@@ -61,11 +61,12 @@ async def test_security_events_reach_the_webhook_redacted(
     bastion = await start_bastion({"AUDIT_WEBHOOK_URL": url, "AUDIT_LOG_LEVEL": "NONE"})
     user = await bastion.signup("a@example.com")
     await bastion.signin("a@example.com", "wrong password here")
-    first, second = received.get(timeout=30), received.get(timeout=30)
+    first, session, second = (received.get(timeout=30) for _ in range(3))
     assert (first["type"], first["user_id"]) == ("auth.signup", user["id"])
+    assert (session["type"], session["user_id"]) == ("session.created", user["id"])
     assert (second["type"], second["outcome"]) == ("auth.signin", "failure")
     assert second["time"].endswith("+00:00")
-    assert PASSWORD not in json.dumps([first, second])
+    assert PASSWORD not in json.dumps([first, session, second])
 
 
 async def test_an_unreachable_webhook_does_not_touch_requests(start_bastion: StartBastion) -> None:

@@ -85,6 +85,7 @@ def _authenticator(api_keys: ApiKeys, storage: MemoryStorage, clock: Clock) -> A
     return Authenticator(
         tokens=None,  # type: ignore[arg-type]
         revocations=None,  # type: ignore[arg-type]
+        sessions=None,  # type: ignore[arg-type]
         users=OneUser(),  # type: ignore[arg-type]
         api_keys=api_keys,
         api_keys_enabled=True,

@@ -14,6 +14,7 @@ from bastion.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, InvalidToken, Token
 from tests.support import Bastion
 
 KEY = "k" * 40
+SID = "5" * 32
 
 
 class Clock:
@@ -29,7 +30,7 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def _claims(service: TokenService, user_id: str = "u1") -> dict[str, object]:
-    token = service.issue(user_id, 0).token
+    token = service.issue(user_id, 0, sid=SID).token
     return jwt.decode(token, options={"verify_signature": False})
 
 
@@ -41,18 +42,18 @@ def test_issued_token_carries_every_required_claim() -> None:
     assert claims["sub"] == "u1" and claims["iat"] == int(clock.now)
     assert claims["exp"] == int(clock.now) + 3600
     assert len(bytes.fromhex(str(claims["jti"]))) == 16  # 128 random bits
-    assert jwt.get_unverified_header(service.issue("u1", 0).token)["alg"] == "HS256"
+    assert jwt.get_unverified_header(service.issue("u1", 0, sid=SID).token)["alg"] == "HS256"
 
 
 def test_two_tokens_never_share_a_jti() -> None:
     service = TokenService(KEY, expires_in=timedelta(hours=1))
-    assert len({service.issue("u1", 0).claims.jti for _ in range(200)}) == 200
+    assert len({service.issue("u1", 0, sid=SID).claims.jti for _ in range(200)}) == 200
 
 
 def test_token_expires_by_the_injected_clock_even_after_it_was_cached() -> None:
     clock = Clock()
     service = TokenService(KEY, expires_in=timedelta(minutes=30), clock=clock)
-    token = service.issue("u1", 0).token
+    token = service.issue("u1", 0, sid=SID).token
     assert service.verify(token).sub == "u1"
     clock.now += 30 * 60 - 1
     assert service.verify(token).sub == "u1"
@@ -64,8 +65,8 @@ def test_token_expires_by_the_injected_clock_even_after_it_was_cached() -> None:
 def test_fallback_key_verifies_but_never_signs() -> None:
     old = TokenService("o" * 40, expires_in=timedelta(hours=1))
     rotated = TokenService(KEY, fallback_keys=["o" * 40], expires_in=timedelta(hours=1))
-    assert rotated.verify(old.issue("u1", 0).token).sub == "u1"
-    new_token = rotated.issue("u1", 0).token
+    assert rotated.verify(old.issue("u1", 0, sid=SID).token).sub == "u1"
+    new_token = rotated.issue("u1", 0, sid=SID).token
     with pytest.raises(InvalidToken):
         old.verify(new_token)
     jwt.decode(new_token, KEY, algorithms=[ALGORITHM], audience=AUDIENCE)
@@ -73,7 +74,7 @@ def test_fallback_key_verifies_but_never_signs() -> None:
 
 def test_token_without_expiry_only_when_configured() -> None:
     forever = TokenService(KEY, expires_in=None)
-    token = forever.issue("u1", 0).token
+    token = forever.issue("u1", 0, sid=SID).token
     assert "exp" not in jwt.decode(token, options={"verify_signature": False})
     assert forever.verify(token).expires_at is None
     with pytest.raises(InvalidToken):

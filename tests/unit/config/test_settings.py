@@ -88,6 +88,15 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
+def test_session_timeouts_default_to_a_day_idle_and_thirty_days_in_all(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    assert settings.auth.session_idle_timeout == timedelta(hours=24)
+    assert settings.auth.session_absolute_timeout == timedelta(days=30)
+    changed = _load(tmp_path, SESSION_IDLE_TIMEOUT="30m", SESSION_ABSOLUTE_TIMEOUT="1d12h")
+    assert changed.auth.session_idle_timeout == timedelta(minutes=30)
+    assert changed.auth.session_absolute_timeout == timedelta(hours=36)
+
+
 def test_jwt_expires_in_minus_one_warns(tmp_path: Path) -> None:
     settings = _load(tmp_path, JWT_EXPIRES_IN="-1")
     assert settings.auth.jwt_expires_in is None
@@ -98,6 +107,9 @@ def test_jwt_expires_in_minus_one_warns(tmp_path: Path) -> None:
     ("variable", "value"),
     [
         ("JWT_EXPIRES_IN", "seven days"),
+        ("SESSION_IDLE_TIMEOUT", "a day"),
+        ("SESSION_IDLE_TIMEOUT", "1m"),
+        ("SESSION_ABSOLUTE_TIMEOUT", "-1"),
         ("WEBUI_AUTH_COOKIE_SECURE", "maybe"),
         ("WEBUI_SESSION_COOKIE_SAME_SITE", "loose"),
         ("CORS_ALLOW_ORIGIN", "chat.example.com"),

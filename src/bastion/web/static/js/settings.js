@@ -1,9 +1,10 @@
-// Settings: the profile name and picture, the password, and API keys (shown once when
-// created; the form only for an account the permission features.api_keys allows).
+// Settings: the profile name and picture, the password, the sessions, and API keys (shown
+// once when created; the form only for an account the permission features.api_keys allows).
 import { api, rememberCsrf, session } from "./api.js";
 import { showError, toast } from "./shell.js";
 import { confirmAction } from "./admin/confirm.js";
 import { el, setStatus, when } from "./admin/dom.js";
+import { bindOwnSessions } from "./sessions.js";
 
 const MAX_PICTURE_BYTES = 256 * 1024; // the server's limit, said before a useless upload
 // The stored picture: the profile route sets name and picture together, so a new name
@@ -200,4 +201,5 @@ function bindKeys() {
 bindPicture();
 bindProfile();
 bindPassword();
+bindOwnSessions();
 bindKeys();

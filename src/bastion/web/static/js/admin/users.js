@@ -1,10 +1,12 @@
 // Users: add an account, edit one (name, e-mail, role, password), approve pending accounts,
-// change roles, disable/enable, unlock, revoke sessions, delete; search and pages of 30.
+// change roles, disable/enable, unlock, see and revoke sessions, delete; search and pages
+// of 30.
 // Every change but an edit asks for confirmation first; each reloads the list.
 import { api, session } from "../api.js";
 import { showError, toast } from "../shell.js";
 import { confirmAction } from "./confirm.js";
 import { el, setStatus } from "./dom.js";
+import { sessionsList } from "../sessions.js";
 
 const PAGE = 30; // the API's page (open-webui's ?page=)
 const ROLES = ["pending", "user", "admin"];
@@ -96,7 +98,10 @@ function row(user) {
         () => api.post(`/api/v1/users/${encodeURIComponent(user.id)}/unlock`), `${who} is unlocked.`),
     );
   }
+  const sessions = el("button", { type: "button", className: "button small secondary" }, "Sessions");
+  sessions.addEventListener("click", () => openSessions(user, sessions));
   actions.append(
+    sessions,
     actionButton("Revoke sessions", `End every session of ${who}? They must sign in again.`,
       () => api.post(`/api/v1/users/${encodeURIComponent(user.id)}/revoke-sessions`),
       `The sessions of ${who} are revoked.`),
@@ -136,6 +141,30 @@ function openEdit(user, self, opener) {
   document.getElementById("edit-heading").textContent = `Edit ${user.name || user.email}`;
   editDialog.showModal();
 }
+
+const sessionsDialog = document.getElementById("sessions-dialog");
+let sessionsOpener = null;
+
+function openSessions(user, opener) {
+  sessionsOpener = opener;
+  const base = `/api/v1/users/${encodeURIComponent(user.id)}/sessions`;
+  const parts = {
+    table: document.getElementById("sessions-table"),
+    body: document.getElementById("sessions-body"),
+    status: document.getElementById("sessions-status"),
+    error: document.getElementById("sessions-error"),
+  };
+  parts.error.hidden = true;
+  document.getElementById("sessions-heading").textContent = `Sessions of ${user.name || user.email}`;
+  sessionsList(parts, base, (id) => `${base}/${encodeURIComponent(id)}`)();
+  sessionsDialog.showModal();
+}
+
+sessionsDialog.addEventListener("close", () => {
+  if (sessionsOpener?.isConnected) sessionsOpener.focus();
+  sessionsOpener = null;
+});
+document.getElementById("sessions-close").addEventListener("click", () => sessionsDialog.close());
 
 editDialog.addEventListener("close", () => {
   if (editing?.opener.isConnected) editing.opener.focus();
