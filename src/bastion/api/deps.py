@@ -91,14 +91,11 @@ async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-# Where the request keeps its caller once authenticated: a scope key, not
-# ``request.state``, whose miss costs an exception on every first look.
-_PRINCIPAL = "bastion.principal"
-
-
 async def current_principal(request: Request) -> Principal:
     """The authenticated caller, any role (pending accounts included)."""
-    principal: Principal | None = request.scope.get(_PRINCIPAL)
+    # The request's state as a dict (the audit middleware reads the caller there too):
+    # ``getattr(request.state, ...)`` raises and catches an exception on every miss.
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is not None:
         return principal
     credential = read_credential(request.scope["headers"])
@@ -124,7 +121,7 @@ async def principal_of(request: Request, credential: Credential) -> Principal:
         raise
     if services.settings.mfa.require_mfa != "off" and not _enrolment_path(request.scope["path"]):
         await services.mfa.enforce(principal.user)
-    request.scope[_PRINCIPAL] = principal
+    request.scope.setdefault("state", {})["principal"] = principal
     return principal
 
 
