@@ -127,8 +127,20 @@ async def test_an_api_key_generation_that_is_not_a_string_is_refused(
 ) -> None:
     windows = b":1\r\n:0\r\n$3\r\n1.5\r\n"
     for generation in (b":7\r\n", b"$0\r\n\r\n", b"$-1\r\n"):
-        wrong.answer("EVALSHA", b"*6\r\n:1\r\n" + generation + b":-1\r\n" + windows)
+        reply = b":1\r\n" + generation + b":-1\r\n:0\r\n" + windows  # then the settings
+        wrong.answer("EVALSHA", b"*7\r\n" + reply)
         with pytest.raises(UnusableReply, match="generation"):
+            await storage.check_api_key("h" * 64, "user", WINDOWS, T0)
+
+
+async def test_a_settings_version_that_is_not_a_count_is_refused(
+    storage: RedisStorage, wrong: WrongRedis
+) -> None:
+    windows = b":1\r\n:0\r\n$3\r\n1.5\r\n"
+    for settings in (b":-3\r\n", b"$2\r\n12\r\n"):
+        reply = b":1\r\n$4\r\ngen1\r\n:-1\r\n" + settings + windows
+        wrong.answer("EVALSHA", b"*7\r\n" + reply)
+        with pytest.raises(UnusableReply, match="integer"):
             await storage.check_api_key("h" * 64, "user", WINDOWS, T0)
 
 
