@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,12 +32,9 @@ async def update_admin_config(
     """open-webui's admin config: the keys Bastion changes at run time are applied on
     every process, the rest of open-webui's keys are named under ``IGNORED``; a key read
     at start only is refused."""
-    try:
-        variables, ignored = variables_of(form)
-    except SettingsError as refused:
-        raise refusal(refused) from None
-    answer = await change_settings(services, request, principal, variables, admin_config)
-    return {**answer, "IGNORED": ignored}
+    return await change_settings(
+        services, request, principal, partial(variables_of, form), admin_config
+    )
 
 
 def refusal(refused: SettingsError) -> BastionError:
@@ -49,15 +47,18 @@ async def change_settings(
     services: Services,
     request: Request,
     principal: Principal,
-    variables: Mapping[str, str],
+    read: Callable[[], tuple[Mapping[str, str], list[str]]],
     shown: Callable[[Settings], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Apply ``variables`` on every process and record what changed, as ``shown`` shows
-    it (keys masked there, so never in the audit log); the new settings so shown.
+    """Apply the variables ``read()`` takes from a posted form on every process and
+    record what changed, as ``shown`` shows it (keys masked there, so never in the audit
+    log); the new settings so shown, with the form's keys Bastion does not keep under
+    ``IGNORED``.
 
     Raises 422 ``invalid_setting`` (or ``start_time_only``), changing nothing.
     """
     try:
+        variables, ignored = read()
         before, after = await services.runtime.change(variables, by=principal.user.id)
     except SettingsError as refused:
         raise refusal(refused) from None
@@ -71,7 +72,7 @@ async def change_settings(
             old={key: old[key] for key in changed},
             new={key: new[key] for key in changed},
         )
-    return new
+    return {**new, "IGNORED": ignored}
 
 
 class AdminDetailsHidden(Forbidden):

@@ -8,13 +8,13 @@ gateway before its next request (:mod:`bastion.runtime`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from bastion.api.admin_config import change_settings, refusal
+from bastion.api.admin_config import change_settings
 from bastion.api.deps import AdminUser, ServicesDep
-from bastion.config import SettingsError
 from bastion.config.connections import (
     ollama_config,
     ollama_variables,
@@ -35,12 +35,8 @@ async def get_ollama_config(_: AdminUser, services: ServicesDep) -> dict[str, An
 async def update_ollama_config(
     form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, Any]:
-    try:
-        variables, ignored = ollama_variables(form)
-    except SettingsError as refused:
-        raise refusal(refused) from None
-    answer = await change_settings(services, request, principal, variables, ollama_config)
-    return {**answer, "IGNORED": ignored}
+    read = partial(ollama_variables, form)
+    return await change_settings(services, request, principal, read, ollama_config)
 
 
 @router.get("/openai/config")
@@ -55,9 +51,5 @@ async def update_openai_config(
 ) -> dict[str, Any]:
     # The masked keys of the form stand for the keys in force: read them fresh.
     await services.runtime.refresh()
-    try:
-        variables, ignored = openai_variables(form, services.settings)
-    except SettingsError as refused:
-        raise refusal(refused) from None
-    answer = await change_settings(services, request, principal, variables, openai_config)
-    return {**answer, "IGNORED": ignored}
+    read = partial(openai_variables, form, services.settings)
+    return await change_settings(services, request, principal, read, openai_config)

@@ -6,15 +6,15 @@ policy; a refusal is recorded with the host only (a URL's query may hold secrets
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from bastion.api.admin_config import change_settings, refusal
+from bastion.api.admin_config import change_settings
 from bastion.api.deps import AdminUser, ServicesDep, rate_limited, require_permission
 from bastion.auth.authenticate import Principal
-from bastion.config import SettingsError
 from bastion.config.connections import retrieval_config, retrieval_variables
 from bastion.errors import BastionError
 
@@ -70,9 +70,5 @@ async def get_retrieval_config(_: AdminUser, services: ServicesDep) -> dict[str,
 async def update_retrieval_config(
     form: dict[str, Any], request: Request, principal: AdminUser, services: ServicesDep
 ) -> dict[str, Any]:
-    try:
-        variables, ignored = retrieval_variables(form)
-    except SettingsError as refused:
-        raise refusal(refused) from None
-    answer = await change_settings(services, request, principal, variables, retrieval_config)
-    return {**answer, "IGNORED": ignored}
+    read = partial(retrieval_variables, form)
+    return await change_settings(services, request, principal, read, retrieval_config)
