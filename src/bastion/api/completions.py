@@ -2,7 +2,8 @@
 
 With ``base_url=http://host/api`` the official ``openai`` client calls this route and
 ``/api/models`` unchanged. A direct route (``bastion.api.direct``): the caller, their
-role and the costly-calls limit are checked here, by the functions the dependencies use.
+role and the costly-calls limit (counted in the authentication's round trip) are checked
+here, by the functions the dependencies use.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bastion.api.deps import current_principal, json_object, limit_caller
+from bastion.api.deps import json_object, limited_principal, route_headers
 from bastion.api.direct import direct
+from bastion.auth.authenticate import RouteLimit
 from bastion.auth.rbac import require_role
 from bastion.chats.recorder import recording
 from bastion.gateway.upstreams import InvalidCompletionRequest
@@ -23,9 +25,8 @@ router = APIRouter(tags=["completions"])
 @direct(router, "POST", "/api/chat/completions")
 async def chat_completions(request: Request) -> Response:
     services: Services = request.app.state.services
-    principal = require_role(await current_principal(request), ("user", "admin"))
-    limit = services.settings.ratelimit.costly_rate_limit
-    standing = await limit_caller(services, request, principal, "costly", limit)
+    route = RouteLimit("costly", services.settings.ratelimit.costly_rate_limit)
+    principal = require_role(await limited_principal(request, route), ("user", "admin"))
     body = await json_object(request)
     if not isinstance(body.get("messages"), list):
         raise InvalidCompletionRequest("The body needs a list of messages.")
@@ -34,4 +35,4 @@ async def chat_completions(request: Request) -> Response:
     around = None
     if "chat_id" in body:  # a call about no chat does no extra work
         around = await recording(services.chats, principal.user.id, body, entry.id)
-    return services.gateway.chat_completion(entry, body, around, headers=standing)
+    return services.gateway.chat_completion(entry, body, around, headers=route_headers(principal))

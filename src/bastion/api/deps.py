@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from bastion.auth.api_keys import looks_like_api_key
-from bastion.auth.authenticate import Credential, Principal, read_credential
+from bastion.auth.authenticate import Credential, Principal, RouteLimit, read_credential
 from bastion.auth.permissions import Permission, PermissionDenied
 from bastion.auth.rbac import require_role
 from bastion.config import Settings
@@ -104,14 +104,29 @@ async def current_principal(request: Request) -> Principal:
     return await principal_of(request, credential)
 
 
-async def principal_of(request: Request, credential: Credential) -> Principal:
+async def limited_principal(request: Request, route: RouteLimit) -> Principal:
+    """As :func:`current_principal`, with one hit of the route's own limit counted in the
+    authentication's round trip (429 when it is full)."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    if principal is not None:  # authenticated earlier in the request
+        services: Services = request.app.state.services
+        return await services.authenticator.limit_route(principal, route, request.scope)
+    credential = read_credential(request.scope["headers"])
+    if credential is None:
+        raise NotAuthenticated
+    return await principal_of(request, credential, route)
+
+
+async def principal_of(
+    request: Request, credential: Credential, route: RouteLimit | None = None
+) -> Principal:
     """The caller ``credential`` (read from ``request``) authenticates, kept for the
     request's later looks."""
     services: Services = request.app.state.services
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     try:
         principal = await services.authenticator.authenticate(
-            credential, raw_path.decode("latin-1").split("?", 1)[0], request.scope
+            credential, raw_path.decode("latin-1").split("?", 1)[0], request.scope, route
         )
     except BastionError as refused:
         if looks_like_api_key(credential.value):
@@ -143,43 +158,27 @@ async def admin_user(principal: Annotated[Principal, Depends(current_principal)]
     return require_role(principal, ("admin",))
 
 
-async def limit_caller(
-    services: Services, request: Request, principal: Principal, name: str, limit: RateLimit
-) -> dict[str, str]:
-    """Count one hit of ``name`` per API key (when called with one) or per user (429 when
-    the limit is full); the decision's ``RateLimit-*`` headers for the answer."""
-    who = (
-        f"key:{principal.api_key_id}"
-        if principal.api_key_id is not None
-        else f"user:{principal.user.id}"
-    )
-    decision = await services.limiter.hit(
-        name,
-        [(limit, f"{name}:{who}")],
-        scope=request.scope,
-        user_id=principal.user.id,
-        api_key_id=principal.api_key_id,
-    )
-    return decision.headers()
+def route_headers(principal: Principal) -> dict[str, str]:
+    """The ``RateLimit-*`` headers of the caller's standing on the route's own limit."""
+    return {} if principal.route_limit is None else principal.route_limit.headers()
 
 
 def rate_limited(
     name: str, limit_of: Callable[[Settings], RateLimit]
 ) -> Callable[..., Awaitable[Principal]]:
-    """A dependency limiting a route per API key (when called with one) or per user.
+    """A dependency limiting a route per API key (when called with one) or per user,
+    verified users only.
 
     For routes that cost real money or compute: ``Depends(rate_limited("name",
-    lambda s: s.ratelimit.some_limit))``; a direct route calls ``limit_caller`` itself.
+    lambda s: s.ratelimit.some_limit))``; a direct route passes a
+    :class:`~bastion.auth.authenticate.RouteLimit` to ``limited_principal`` itself.
     """
 
-    async def dependency(
-        request: Request,
-        response: Response,
-        principal: Annotated[Principal, Depends(verified_user)],
-    ) -> Principal:
+    async def dependency(request: Request, response: Response) -> Principal:
         services: Services = request.app.state.services
-        limit = limit_of(services.settings)
-        response.headers.update(await limit_caller(services, request, principal, name, limit))
+        route = RouteLimit(name, limit_of(services.settings))
+        principal = require_role(await limited_principal(request, route), ("user", "admin"))
+        response.headers.update(route_headers(principal))
         return principal
 
     return dependency

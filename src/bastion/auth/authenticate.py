@@ -3,14 +3,14 @@
 How a credential travels (cookie or ``Authorization``) is read here; how it is checked
 lives with the token service, the revocation list and the API keys. With Redis, each
 request's shared facts (revoked?, the account's token version, an API key's generation,
-the caller's rate limits) come back in one round trip; while Redis is away or has lost
-its state, the database answers.
+the caller's rate limits and the route's own) come back in one round trip; while Redis
+is away or has lost its state, the database answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from starlette.requests import cookie_parser
@@ -32,6 +32,8 @@ from bastion.auth.tokens import InvalidToken, TokenClaims, TokenService
 from bastion.config.reader import RateLimit
 from bastion.errors import BastionError, NotAuthenticated
 from bastion.ratelimit.limiter import Limiter
+from bastion.ratelimit.storage import Acquired
+from bastion.ratelimit.strategies import Decision
 from bastion.runtime import SETTINGS_VERSION_SEEN
 from bastion.shared.breaker import SharedRedis
 from bastion.store.users import UserRecord, Users
@@ -51,6 +53,17 @@ class Principal:
     via: Literal["cookie", "bearer", "api_key"]
     token: TokenClaims | None = None
     api_key_id: str | None = None
+    # Where the caller stands with the route's own limit, when it has one.
+    route_limit: Decision | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLimit:
+    """A route's own limit (costly calls, web fetch), counted per API key when called with
+    one, else per user; ``name`` is the limit's in ``ratelimit.hit`` events."""
+
+    name: str
+    limit: RateLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +127,16 @@ class Authenticator:
         self.settings_refresh: Callable[[], Awaitable[None]] | None = None
 
     async def authenticate(
-        self, credential: Credential, raw_path: str, scope: Scope | None = None
+        self,
+        credential: Credential,
+        raw_path: str,
+        scope: Scope | None = None,
+        route: RouteLimit | None = None,
     ) -> Principal:
+        """The caller, once every check passed; with ``route``, one hit of that limit
+        counted too (its standing in ``Principal.route_limit``)."""
         if credential.via == "bearer" and looks_like_api_key(credential.value):
-            return await self._api_key(credential.value, raw_path, scope)
+            return await self._api_key(credential.value, raw_path, scope, route)
         try:
             claims = self.tokens.verify(credential.value)
         except InvalidToken:
@@ -125,22 +144,26 @@ class Authenticator:
                 "The session is invalid or has expired.", code="token_invalid"
             ) from None
         limits = [(self.user_limit, f"user:{claims.sub}")]
+        routed = _route_items(route, f"user:{claims.sub}")
+        counted: Acquired | None = None  # the route's hit, when Redis counted it
+        now = self.limiter.clock()
         user: UserRecord | None
         if self.shared is not None:
             # One round trip: token or session revoked?, the account's token version, the
-            # session's last activity, the caller's limit.
-            now = self.limiter.clock()
-            windows = self.limiter.strategy.windows(limits)
+            # session's last activity, the caller's limit and the route's.
+            strategy = self.limiter.strategy
+            windows, route_windows = strategy.windows(limits), strategy.windows(routed)
             activity = self.sessions.redis_activity()
             check = await self.shared.run(
                 lambda redis: redis.check_token(
-                    claims.jti, claims.sid, claims.sub, windows, now, activity
+                    claims.jti, claims.sid, claims.sub, windows, now, activity, route_windows
                 )
             )
             if check is not None:
                 self.limiter.decide(
                     "api", limits, check.acquired, now, scope=scope, user_id=claims.sub
                 )
+                counted = check.route
                 if check.seeded:
                     _saw_settings(scope, check.settings_version)
                     if check.revoked:
@@ -149,7 +172,8 @@ class Authenticator:
                         claims, check.last_active, check.write_activity, scope
                     )
                     user = await self._current_user(claims.sub, check.version)
-                    return self._session(user, credential, claims)
+                    principal = self._session(user, credential, claims)
+                    return await self._routed(principal, route, routed, counted, now, scope)
                 # Redis lost its state: the database answers until it is seeded again.
                 self.shared.reseed_soon()
             else:
@@ -160,7 +184,36 @@ class Authenticator:
             raise NotAuthenticated("The session has ended.", code="token_revoked")
         await self.sessions.check_local(claims, scope)
         user = await self.users.get(claims.sub)
-        return self._session(user, credential, claims)
+        principal = self._session(user, credential, claims)
+        return await self._routed(principal, route, routed, counted, now, scope)
+
+    async def limit_route(
+        self, principal: Principal, route: RouteLimit, scope: Scope | None = None
+    ) -> Principal:
+        """One hit of ``route`` for a caller authenticated already (429 when it is full)."""
+        who = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user.id}"
+        items = _route_items(route, who)
+        return await self._routed(principal, route, items, None, self.limiter.clock(), scope)
+
+    async def _routed(
+        self,
+        principal: Principal,
+        route: RouteLimit | None,
+        items: list[tuple[RateLimit, str]],
+        counted: Acquired | None,
+        now: float,
+        scope: Scope | None,
+    ) -> Principal:
+        """``principal`` with its standing on the route's limit: as Redis counted it with
+        the authentication, else counted now."""
+        if route is None:
+            return principal
+        who = {"user_id": principal.user.id, "api_key_id": principal.api_key_id}
+        if counted is None:
+            decision = await self.limiter.hit(route.name, items, scope=scope, **who)
+        else:
+            decision = self.limiter.decide(route.name, items, counted, now, scope=scope, **who)
+        return replace(principal, route_limit=decision)
 
     async def _current_user(self, user_id: str, version: int | None) -> UserRecord | None:
         if version is not None:
@@ -179,7 +232,9 @@ class Authenticator:
             raise NotAuthenticated("The session has ended.", code="token_revoked")
         return Principal(user=user, via=credential.via, token=claims)
 
-    async def _api_key(self, key: str, raw_path: str, scope: Scope | None) -> Principal:
+    async def _api_key(
+        self, key: str, raw_path: str, scope: Scope | None, route: RouteLimit | None
+    ) -> Principal:
         if not self.api_keys_enabled and self.settings_refresh is not None:
             await self.settings_refresh()  # switched on again elsewhere?
         if not self.api_keys_enabled:
@@ -191,11 +246,16 @@ class Authenticator:
         live = cached or await self._look_up(key_hash, scope)
         record = live.record
         limits = [(self.user_limit, f"user:{record.user_id}"), (self.key_limit, f"key:{record.id}")]
+        routed = _route_items(route, f"key:{record.id}")
         who = {"user_id": record.user_id, "api_key_id": record.id}
+        counted: Acquired | None = None  # the route's hit, when Redis counted it
+        now = self.limiter.clock()
         user: UserRecord | None
         if self.shared is not None:
             held = cached is not None
-            live, user = await self._vouched(self.shared, key_hash, live, held, limits, scope, who)
+            live, user, counted = await self._vouched(
+                self.shared, key_hash, live, held, limits, routed, now, scope, who
+            )
         else:
             # Alone on the database (every change reaches the cache) or no cache at all.
             await self.limiter.hit("api_key", limits, scope=scope, **who)
@@ -206,7 +266,8 @@ class Authenticator:
         if user is None or not user.is_active:
             raise NotAuthenticated("The API key's account is disabled.", code="api_key_invalid")
         self.api_keys.used(record.id)
-        return Principal(user=user, via="api_key", api_key_id=record.id)
+        principal = Principal(user=user, via="api_key", api_key_id=record.id)
+        return await self._routed(principal, route, routed, counted, now, scope)
 
     async def _vouched(
         self,
@@ -215,34 +276,41 @@ class Authenticator:
         live: LiveKey,
         held: bool,
         limits: list[tuple[RateLimit, str]],
+        routed: list[tuple[RateLimit, str]],
+        now: float,
         scope: Scope | None,
         who: dict[str, str],
-    ) -> tuple[LiveKey, UserRecord | None]:
-        """The key and its owner as Redis vouches for them, else from the database.
+    ) -> tuple[LiveKey, UserRecord | None, Acquired | None]:
+        """The key and its owner as Redis vouches for them, else from the database, and
+        the route's hit when Redis counted it.
 
         ``held``: ``live`` is this process's cached copy, current only under the
         generation it was read under.
         """
         user_id = live.record.user_id
         # One round trip: the key's generation, the owner's token version, the limits.
-        now = self.limiter.clock()
-        windows = self.limiter.strategy.windows(limits)
-        check = await shared.run(lambda redis: redis.check_api_key(key_hash, user_id, windows, now))
+        strategy = self.limiter.strategy
+        windows, route_windows = strategy.windows(limits), strategy.windows(routed)
+        check = await shared.run(
+            lambda redis: redis.check_api_key(key_hash, user_id, windows, now, route_windows)
+        )
+        counted = None
         if check is None:
             await self.limiter.hit("api_key", limits, scope=scope, **who)
         else:
             self.limiter.decide("api_key", limits, check.acquired, now, scope=scope, **who)
+            counted = check.route
             if check.seeded:
                 _saw_settings(scope, check.settings_version)
                 if held and live.generation != check.generation:
                     # Changed since it was cached, or never vouched for: read it again.
                     live = await self._reload(key_hash, check.generation)
-                return live, await self._current_user(user_id, check.version)
+                return live, await self._current_user(user_id, check.version), counted
             # Redis lost its state: the database answers until it is seeded again.
             shared.reseed_soon()
         if held:  # without Redis's word, a cached copy may be stale
             live = await self._reload(key_hash, None)
-        return live, await self.users.get(user_id)
+        return live, await self.users.get(user_id), counted
 
     async def _look_up(self, key_hash: str, scope: Scope | None) -> LiveKey:
         """A key this process does not hold, from the database, if the address may ask."""
@@ -279,6 +347,10 @@ class Authenticator:
             raise ApiKeyOutOfScope
         if live.record.scopes and not path_allowed(raw_path, live.record.scopes):
             raise ApiKeyOutOfScope
+
+
+def _route_items(route: RouteLimit | None, who: str) -> list[tuple[RateLimit, str]]:
+    return [] if route is None else [(route.limit, f"{route.name}:{who}")]
 
 
 def _saw_settings(scope: Scope | None, version: int) -> None:

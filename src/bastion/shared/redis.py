@@ -61,7 +61,10 @@ class TokenCheck:
     last_active: float | None  # the session's, as noted; None when Redis does not know it
     write_activity: bool  # this request is the one of its minute to record the activity
     settings_version: int  # the newest run-time settings announced (0: none yet)
-    acquired: Acquired
+    acquired: Acquired  # the caller's windows
+    # The route's own windows, when it has any; counted only when ``acquired`` allowed
+    # the hit and the token is not revoked.
+    route: Acquired | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,8 @@ class ApiKeyCheck:
     generation: bytes  # changes whenever the key does: a copy read under another is stale
     version: int | None  # the owner's token version, None when Redis does not know it
     settings_version: int  # the newest run-time settings announced (0: none yet)
-    acquired: Acquired
+    acquired: Acquired  # the caller's windows
+    route: Acquired | None  # the route's own, counted only when ``acquired`` allowed the hit
 
 
 # How long a key's generation lives unused: a cached copy is read again after that.
@@ -132,6 +136,22 @@ def _acquired(reply: Any, windows: int) -> Acquired:
         WindowState(_integer(reply[i]), _moment(reply[i + 1])) for i in range(1, len(reply), 2)
     )
     return Acquired(bool(_integer(reply[0], high=1)), states)
+
+
+def _two_groups(
+    reply: list[Any], windows: int, route_windows: int
+) -> tuple[Acquired, Acquired | None]:
+    """The caller's windows and, when there are any, the route's, as the checks send them."""
+    split = 1 + 2 * windows
+    acquired = _acquired(reply[:split], windows)
+    if not route_windows:
+        return acquired, None
+    return acquired, _acquired(reply[split:], route_windows)
+
+
+def _groups_length(windows: Sequence[Window], route_windows: Sequence[Window]) -> int:
+    # Each group of windows: its verdict, then a count and an oldest time per window.
+    return 1 + 2 * len(windows) + (1 + 2 * len(route_windows) if route_windows else 0)
 
 
 class RedisStorage:
@@ -215,6 +235,7 @@ class RedisStorage:
         windows: Sequence[Window],
         now: float,
         activity: SessionActivity,
+        route_windows: Sequence[Window] = (),
     ) -> TokenCheck:
         keys = [
             self.key(SEEDED),
@@ -223,7 +244,7 @@ class RedisStorage:
             self.key("tv", user_id),
             self.key("sa", sid),
             self.key("cfgv"),
-            *(self.key(window.key) for window in windows),
+            *(self.key(window.key) for window in (*windows, *route_windows)),
         ]
         args = [
             repr(now),
@@ -231,9 +252,12 @@ class RedisStorage:
             repr(activity.resolution),
             repr(activity.stale_after),
             math.ceil(activity.ttl * 1000),
+            len(windows),
+            *self._window_args((*windows, *route_windows)),
         ]
-        reply = await self._run("check_token", keys, [*args, *self._window_args(windows)])
-        reply = _array(reply, 7 + 2 * len(windows))
+        reply = await self._run("check_token", keys, args)
+        reply = _array(reply, 6 + _groups_length(windows, route_windows))
+        acquired, route = _two_groups(reply[6:], len(windows), len(route_windows))
         version = _integer(reply[2], low=-1)
         last = None if reply[3] == b"-1" else _moment(reply[3])
         return TokenCheck(
@@ -243,22 +267,35 @@ class RedisStorage:
             last_active=last,
             write_activity=bool(_integer(reply[4], high=1)),
             settings_version=_integer(reply[5], low=0),
-            acquired=_acquired(reply[6:], len(windows)),
+            acquired=acquired,
+            route=route,
         )
 
     async def check_api_key(
-        self, key_hash: str, user_id: str, windows: Sequence[Window], now: float
+        self,
+        key_hash: str,
+        user_id: str,
+        windows: Sequence[Window],
+        now: float,
+        route_windows: Sequence[Window] = (),
     ) -> ApiKeyCheck:
         keys = [
             self.key(SEEDED),
             self.key("akv", key_hash),
             self.key("tv", user_id),
             self.key("cfgv"),
-            *(self.key(window.key) for window in windows),
+            *(self.key(window.key) for window in (*windows, *route_windows)),
         ]
-        args = [repr(now), hit_token(), API_KEY_GENERATION_TTL_MS]
-        reply = await self._run("check_api_key", keys, [*args, *self._window_args(windows)])
-        reply = _array(reply, 5 + 2 * len(windows))
+        args = [
+            repr(now),
+            hit_token(),
+            API_KEY_GENERATION_TTL_MS,
+            len(windows),
+            *self._window_args((*windows, *route_windows)),
+        ]
+        reply = await self._run("check_api_key", keys, args)
+        reply = _array(reply, 4 + _groups_length(windows, route_windows))
+        acquired, route = _two_groups(reply[4:], len(windows), len(route_windows))
         generation = reply[1]
         if not isinstance(generation, bytes) or not generation:
             raise UnusableReply(f"Redis answered {_kind(generation)} where a generation was due")
@@ -268,7 +305,8 @@ class RedisStorage:
             generation=generation,
             version=None if version < 0 else version,
             settings_version=_integer(reply[3], low=0),
-            acquired=_acquired(reply[4:], len(windows)),
+            acquired=acquired,
+            route=route,
         )
 
     async def forget_api_key(self, key_hash: str) -> None:

@@ -18,13 +18,17 @@ from tests.integration.wrong_redis import GARBAGE, INTEGER, NIL, OK, WRONG_TYPES
 
 T0 = 1_800_000_000.0
 WINDOWS = [Window("rl:5/60:k", 5, 60.0)]
+ROUTE = [Window("rl:2/60:costly:k", 2, 60.0)]
+ACTIVITY = SessionActivity(60.0, 86460.0, 3600.0)
 
 CALLS: dict[str, Callable[[RedisStorage], Awaitable[Any]]] = {
     "acquire": lambda redis: redis.acquire(WINDOWS, T0),
-    "check_token": lambda redis: redis.check_token(
-        "jti", "sid", "user", WINDOWS, T0, SessionActivity(60.0, 86460.0, 3600.0)
+    "check_token": lambda redis: redis.check_token("jti", "sid", "user", WINDOWS, T0, ACTIVITY),
+    "check_token_routed": lambda redis: redis.check_token(
+        "jti", "sid", "user", WINDOWS, T0, ACTIVITY, ROUTE
     ),
     "check_api_key": lambda redis: redis.check_api_key("h" * 64, "user", WINDOWS, T0),
+    "check_api_key_routed": lambda redis: redis.check_api_key("h" * 64, "user", WINDOWS, T0, ROUTE),
     "forget_api_key": lambda redis: redis.forget_api_key("h" * 64),
     "raise_version": lambda redis: redis.raise_version("user", 3),
     "mark_revoked": lambda redis: redis.mark_revoked("jti", 60.0),
@@ -37,7 +41,9 @@ CALLS: dict[str, Callable[[RedisStorage], Awaitable[Any]]] = {
 COMMANDS = {
     "acquire": "EVALSHA",
     "check_token": "EVALSHA",
+    "check_token_routed": "EVALSHA",
     "check_api_key": "EVALSHA",
+    "check_api_key_routed": "EVALSHA",
     "forget_api_key": "DEL",
     "raise_version": "EVALSHA",
     "mark_revoked": "SET",
