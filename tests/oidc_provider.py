@@ -3,10 +3,12 @@
 It does what a real one does and checks what a real one checks: discovery, a JWKS of
 RSA keys that can rotate, an authorize endpoint with a sign-in form, a token endpoint
 enforcing PKCE S256, single-use codes, the registered redirect URI and the client
-secret, refresh, and end-session. ``/control/*`` (tests only) sets the accounts, rotates
-keys, spoils the next ID token in a chosen way (``alg: none``, HS256 with the client
-secret, a key not in the JWKS, wrong ``iss``/``aud``/``azp``, expired, another nonce) and
-mints back-channel logout tokens.
+secret or a client assertion signed with a registered key (``private_key_jwt``, each
+``jti`` good once), refresh, and end-session. ``/control/*`` (tests only) sets the
+accounts, rotates keys, registers the client's public keys, sets the token endpoint's
+advertised authentication methods, spoils the next ID token in a chosen way
+(``alg: none``, HS256 with the client secret, a key not in the JWKS, wrong
+``iss``/``aud``/``azp``, expired, another nonce) and mints back-channel logout tokens.
 
 ``start_provider()`` starts it under uvicorn (``python -m uvicorn --factory``) on a free
 port of 127.0.0.1 and yields a :class:`ProviderHandle`.
@@ -33,7 +35,8 @@ from urllib.parse import urlencode
 
 import httpx
 from joserfc import jwt
-from joserfc.jwk import OctKey, RSAKey
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OctKey, RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -42,6 +45,8 @@ from starlette.routing import Route
 CLIENT_ID = "bastion"
 CLIENT_SECRET = "provider-client-secret-for-tests"
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 
 def _b64(data: bytes) -> str:
@@ -58,6 +63,9 @@ class Provider:
         self.refresh_tokens: dict[str, dict[str, Any]] = {}
         self.spoil: dict[str, Any] | None = None
         self.seen: list[dict[str, Any]] = []  # token and end-session requests
+        self.auth_methods = list(AUTH_METHODS)
+        self.client_keys: KeySet | None = None  # the client's public keys, once registered
+        self.assertions_seen: set[str] = set()
 
     @staticmethod
     def _new_key() -> RSAKey:
@@ -82,7 +90,7 @@ class Provider:
                 "subject_types_supported": ["public"],
                 # HS256 and none offered too: the relying party must refuse them itself.
                 "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                "token_endpoint_auth_methods_supported": self.auth_methods,
                 "code_challenge_methods_supported": ["S256"],
                 "backchannel_logout_supported": True,
                 "backchannel_logout_session_supported": True,
@@ -122,10 +130,11 @@ class Provider:
 
     async def token(self, request: Request) -> Response:
         form = {key: str(value) for key, value in (await request.form()).items()}
-        self.seen.append({"endpoint": "token", "form": form})
-        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if request.headers.get("authorization") != expected:
-            return JSONResponse({"error": "invalid_client"}, 401)
+        authorization = request.headers.get("authorization")
+        self.seen.append({"endpoint": "token", "form": form, "authorization": authorization})
+        refused = self._client_refused(request, form)
+        if refused is not None:
+            return JSONResponse({"error": "invalid_client", "error_description": refused}, 401)
         if form.get("grant_type") == "refresh_token":
             grant = self.refresh_tokens.get(form.get("refresh_token", ""))
             if grant is None:
@@ -140,6 +149,36 @@ class Provider:
         if _b64(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]:
             return JSONResponse({"error": "invalid_grant", "error_description": "PKCE"}, 400)
         return JSONResponse(self._tokens(grant["username"], grant["nonce"], None))
+
+    def _client_refused(self, request: Request, form: dict[str, str]) -> str | None:
+        """Why the caller is not the client, or None when it proved it is."""
+        if "client_assertion_type" not in form:
+            pair = f"{CLIENT_ID}:{CLIENT_SECRET}".encode()
+            if request.headers.get("authorization") != "Basic " + base64.b64encode(pair).decode():
+                return "client secret"
+            return None
+        if form["client_assertion_type"] != CLIENT_ASSERTION_TYPE or self.client_keys is None:
+            return "assertion type or no key registered"
+        if "private_key_jwt" not in self.auth_methods or form.get("client_id") != CLIENT_ID:
+            return "method not offered or unknown client"
+        try:
+            token = jwt.decode(
+                form.get("client_assertion", ""), self.client_keys, algorithms=["RS256", "ES256"]
+            )
+        except (JoseError, ValueError):
+            return "assertion signature"
+        claims, now = token.claims, time.time()
+        if claims.get("iss") != CLIENT_ID or claims.get("sub") != CLIENT_ID:
+            return "assertion iss or sub"
+        if claims.get("aud") != f"{self.issuer}/token":
+            return "assertion aud"
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < now:
+            return "assertion expired"
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or jti in self.assertions_seen:
+            return "assertion jti reused"
+        self.assertions_seen.add(jti)
+        return None
 
     def _tokens(self, username: str, nonce: str | None, sid: str | None) -> dict[str, Any]:
         account = self.accounts[username]
@@ -199,6 +238,10 @@ class Provider:
             self.accounts.update(body)
         elif action == "rotate":
             self.keys.insert(0, self._new_key())
+        elif action == "client-keys":
+            self.client_keys = KeySet.import_key_set(body)
+        elif action == "auth-methods":
+            self.auth_methods = body.get("methods", AUTH_METHODS)
         elif action == "spoil":
             self.spoil = body
         elif action == "logout-token":

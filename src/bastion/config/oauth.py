@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from bastion.config.reader import EnvReader, SettingsError
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """The key Bastion proves itself to the token endpoint with (``private_key_jwt``)."""
+
+    pem: bytes = field(repr=False)
+    algorithm: str  # RS256 for an RSA key, ES256 for a P-256 one
+    kid: str | None  # OAUTH_CLIENT_PRIVATE_KEY_ID, when the provider holds several
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,8 @@ class OAuthSettings:
     openid_provider_url: str | None
     oauth_client_id: str | None
     oauth_client_secret: str | None = field(repr=False)
+    # When set, the token endpoint is called with a signed assertion, not the secret.
+    oauth_client_private_key: ClientKey | None
     oauth_scopes: str
     oauth_provider_name: str
     openid_redirect_uri: str | None  # OPENID_REDIRECT_URI, or WEBUI_URL's callback
@@ -80,6 +95,7 @@ def read_oauth(env: EnvReader, webui_url: str | None) -> OAuthSettings:
         openid_provider_url=provider,
         oauth_client_id=client_id,
         oauth_client_secret=env.raw("OAUTH_CLIENT_SECRET") or None,
+        oauth_client_private_key=_client_key(env),
         oauth_scopes=env.text("OAUTH_SCOPES", "openid email profile") or "openid email profile",
         oauth_provider_name=env.text("OAUTH_PROVIDER_NAME", "SSO") or "SSO",
         openid_redirect_uri=redirect,
@@ -116,6 +132,39 @@ def _provider_url(env: EnvReader) -> str | None:
     if not parts.path.endswith(DISCOVERY_PATH):
         url = url.rstrip("/") + DISCOVERY_PATH
     return url
+
+
+def _client_key(env: EnvReader) -> ClientKey | None:
+    name = "OAUTH_CLIENT_PRIVATE_KEY_FILE"
+    path = env.optional(name)
+    if path is None:
+        return None
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as failed:
+        reason = failed.strerror or type(failed).__name__
+        raise SettingsError(
+            name, f"{path!r} cannot be read ({reason})", "give the path of a PEM private key"
+        ) from None
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise SettingsError(
+            name,
+            f"{path!r} holds no unencrypted PEM private key",
+            "give an RSA or EC P-256 private key in PEM, without a passphrase",
+        ) from None
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048:
+        algorithm = "RS256"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        algorithm = "ES256"
+    else:
+        raise SettingsError(
+            name,
+            f"{path!r} is not an RSA key of 2048 bits or more, nor an EC P-256 key",
+            "use an RSA (RS256) or EC P-256 (ES256) key",
+        )
+    return ClientKey(pem=pem, algorithm=algorithm, kid=env.optional("OAUTH_CLIENT_PRIVATE_KEY_ID"))
 
 
 def _absolute_url(_env: EnvReader, name: str, url: str) -> SplitResult:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ from urllib.parse import quote, urlencode
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from bastion.config.oauth import DISCOVERY_PATH, OAuthSettings
+from bastion.config.oauth import DISCOVERY_PATH, ClientKey, OAuthSettings
 from bastion.errors import BastionError
 from bastion.outbound import AddressPolicy, OutboundClient, OutboundTimeouts
 
@@ -38,6 +39,9 @@ LEEWAY_S = 60
 # An unknown key id fetches the keys again, at most this often (a forged kid is free).
 JWKS_REFRESH_S = 60.0
 MAX_TOKEN_LENGTH = 16_384
+# RFC 7523's client assertion (OpenID Connect's private_key_jwt) and how long one lives.
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLIENT_ASSERTION_LIFETIME_S = 60
 
 
 class OidcRefused(BastionError):
@@ -109,6 +113,8 @@ class Provider:
         self.discovery_url = settings.openid_provider_url
         self.client_id = settings.oauth_client_id
         self._secret = settings.oauth_client_secret
+        key = settings.oauth_client_private_key
+        self._client_key = None if key is None else (key, _imported(key))
         self.scopes = settings.oauth_scopes
         self.redirect_uri = settings.openid_redirect_uri or ""
         self._client = client or OutboundClient(
@@ -210,7 +216,15 @@ class Provider:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         form = {**form}
-        if self._secret is None:
+        if self._client_key is not None:  # the key wins over a secret
+            if "private_key_jwt" not in discovery.token_auth_methods:
+                raise OidcRefused("private_key_jwt_not_offered")
+            form["client_id"] = self.client_id
+            form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+            form["client_assertion"] = self._client_assertion(
+                *self._client_key, discovery.token_endpoint
+            )
+        elif self._secret is None:
             form["client_id"] = self.client_id
         elif "client_secret_basic" in discovery.token_auth_methods:
             pair = f"{_form_quote(self.client_id)}:{_form_quote(self._secret)}"
@@ -240,6 +254,22 @@ class Provider:
             refresh_token=_text(data.get("refresh_token")),
             expires_at=expires_at,
         )
+
+    def _client_assertion(self, key: ClientKey, signing: RSAKey | ECKey, audience: str) -> str:
+        """A signed, single-use proof that this is the client (OpenID Connect Core 9)."""
+        now = int(self._clock())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": audience,
+            "jti": secrets.token_urlsafe(24),
+            "iat": now,
+            "exp": now + CLIENT_ASSERTION_LIFETIME_S,
+        }
+        header = {"alg": key.algorithm, "typ": "JWT"}
+        if key.kid is not None:
+            header["kid"] = key.kid
+        return jwt.encode(header, claims, signing, algorithms=[key.algorithm])
 
     # --- what the provider signs --------------------------------------------------------
 
@@ -349,6 +379,10 @@ def _parse_discovery(data: Mapping[str, Any]) -> Discovery:
         algorithms=algorithms,
         token_auth_methods=tuple(m for m in methods if isinstance(m, str)),
     )
+
+
+def _imported(key: ClientKey) -> RSAKey | ECKey:
+    return (RSAKey if key.algorithm == "RS256" else ECKey).import_key(key.pem)
 
 
 def _header(token: str) -> dict[str, Any]:
