@@ -289,7 +289,9 @@ class Services:
             ),
             web_fetch=WebFetcher.from_settings(settings),
             mfa=mfa,
-            oidc=build_oidc(settings, runtime, db, users, groups, revocations, events, clock),
+            oidc=build_oidc(
+                settings, runtime, db, users, groups, revocations, sessions, events, clock
+            ),
         )
         runtime.on_change.append(services._settings_changed)
         authenticator.settings_from_database = runtime.refresh_from_database

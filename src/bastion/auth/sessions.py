@@ -278,11 +278,20 @@ class Sessions:
                 ended += 1
         return ended
 
+    async def ended_by_provider(self, session_ids: list[str], scope: Scope) -> None:
+        """The identity provider ended these sessions (its back-channel logout)."""
+        for session_id in session_ids:
+            record = await self.store.get(session_id)
+            if record is not None and record.ended_at is None:
+                await self._end(record, "provider_logout", None, scope)
+
     async def signed_out(self, claims: TokenClaims) -> None:
         """The session's token was revoked by signing out: the session ends with it."""
         await self.store.end([claims.sid], "signout", datetime.fromtimestamp(self._clock(), UTC))
 
-    async def _end(self, record: SessionRecord, reason: str, actor: Actor, scope: Scope) -> None:
+    async def _end(
+        self, record: SessionRecord, reason: str, actor: Actor | None, scope: Scope
+    ) -> None:
         at = datetime.fromtimestamp(self._clock(), UTC)
         if not await self.store.end([record.id], reason, at):
             return  # ended meanwhile

@@ -368,7 +368,9 @@ class OidcFlow(Base):
 class OidcLogin(Base):
     """One Bastion token issued through the provider: what back-channel logout revokes.
 
-    ``tokens`` is the provider's access, refresh and ID tokens, sealed (never in clear).
+    ``sid`` is the provider's session, ``session_id`` Bastion's (None for sign-ins made
+    before sessions were recorded with it). ``tokens`` is the provider's access, refresh
+    and ID tokens, sealed (never in clear).
     """
 
     __tablename__ = "oidc_logins"
@@ -378,6 +380,7 @@ class OidcLogin(Base):
     issuer: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(255))
     sid: Mapped[str | None] = mapped_column(String(255), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     tokens: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

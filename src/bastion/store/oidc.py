@@ -31,7 +31,8 @@ class Login:
     user_id: str
     issuer: str
     subject: str
-    sid: str | None
+    sid: str | None  # the provider's session
+    session_id: str | None  # Bastion's
     expires_at: datetime | None
     tokens: str  # sealed
 
@@ -86,6 +87,7 @@ class OidcStore:
                     issuer=login.issuer,
                     subject=login.subject,
                     sid=login.sid,
+                    session_id=login.session_id,
                     expires_at=login.expires_at,
                     tokens=login.tokens,
                     created_at=now,
@@ -139,6 +141,7 @@ def _login(row: OidcLogin) -> Login:
         issuer=row.issuer,
         subject=row.subject,
         sid=row.sid,
+        session_id=row.session_id,
         expires_at=row.expires_at,
         tokens=row.tokens,
     )

@@ -1,6 +1,6 @@
 """Signing out of a single sign-on: the browser is sent to the provider's end of session,
 and the provider's back-channel logout revokes the matching tokens on every instance
-(two instances sharing a real Redis)."""
+(two instances sharing a real Redis) and ends their session records."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import secrets
 from urllib.parse import parse_qsl, urlsplit
 
 from bastion.audit.events import MemorySink
+from bastion.store.sessions import SessionRecord
 from tests.integration.oidc.conftest import refused_reasons, sso
 from tests.oidc_provider import ProviderHandle
 from tests.support import Bastion
@@ -39,6 +40,12 @@ async def _signed_in(bastion: Bastion, provider: ProviderHandle) -> tuple[str, s
     username, subject = _account(provider)
     assert (await sso(bastion, username)).answer.headers["location"] == "/"
     return bastion.client.cookies["token"], subject, _claims(_last_id_token(provider))
+
+
+async def _session(bastion: Bastion, token: str) -> SessionRecord:
+    record = await bastion.services.sessions.store.get(bastion.services.tokens.verify(token).sid)
+    assert record is not None
+    return record
 
 
 async def _logout(bastion: Bastion, token: str):
@@ -104,6 +111,13 @@ async def test_backchannel_logout_of_a_session_revokes_it_on_the_other_instance(
     assert (await first.me(other_token)).status_code == 200  # another provider session
     (event,) = sink.of_type("oauth.backchannel_logout")
     assert event.details["revoked"] == 1 and event.details["sid"] == claims["sid"]
+    # The session record ended too: the owner's list no longer shows it as live.
+    ended = await _session(first, token)
+    assert ended.ended_at is not None and ended.end_reason == "provider_logout"
+    assert (await _session(first, other_token)).ended_at is None
+    (revoked,) = sink.of_type("session.revoked")
+    assert revoked.details["session_id"] == ended.id
+    assert revoked.details["reason"] == "provider_logout"
 
 
 async def test_backchannel_logout_by_subject_ends_every_token_of_the_account(
@@ -117,6 +131,7 @@ async def test_backchannel_logout_by_subject_ends_every_token_of_the_account(
     assert (await _logout(second, logout)).status_code == 200
     assert (await first.me(token)).status_code == 401
     assert (await second.me(token)).status_code == 401
+    assert (await _session(second, token)).end_reason == "provider_logout"
 
 
 async def test_a_bad_or_replayed_logout_token_is_refused_and_revokes_nothing(

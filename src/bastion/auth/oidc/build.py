@@ -13,6 +13,7 @@ from bastion.store.oidc import OidcStore
 if TYPE_CHECKING:
     from bastion.audit.events import SecurityEvents
     from bastion.auth.revocation import Revocations
+    from bastion.auth.sessions import Sessions
     from bastion.config import Settings
     from bastion.runtime import RuntimeSettings
     from bastion.store.db import Database
@@ -33,6 +34,7 @@ def build_oidc(
     users: Users,
     groups: GroupStore,
     revocations: Revocations,
+    sessions: Sessions,
     events: SecurityEvents,
     clock: Callable[[], float],
 ) -> OidcSignIn | None:
@@ -45,6 +47,7 @@ def build_oidc(
         users=users,
         groups=groups,
         revocations=revocations,
+        sessions=sessions,
         events=events,
         seal=Sealer(seal_keys(settings), "oauth session tokens"),
         default_role=lambda: runtime.settings.auth.default_user_role,

@@ -23,6 +23,7 @@ from bastion.auth.oidc.provider import OidcRefused, Provider, TokenSet
 from bastion.auth.revocation import Revocations
 from bastion.auth.roles import Role
 from bastion.auth.sealing import Sealer, Unsealable
+from bastion.auth.sessions import Sessions
 from bastion.auth.tokens import TokenClaims
 from bastion.config.oauth import OAuthSettings
 from bastion.store.groups import GroupStore
@@ -65,6 +66,7 @@ class OidcSignIn:
         users: Users,
         groups: GroupStore,
         revocations: Revocations,
+        sessions: Sessions,
         events: SecurityEvents,
         seal: Sealer,
         default_role: Callable[[], Role],
@@ -76,6 +78,7 @@ class OidcSignIn:
         self._users = users
         self._groups = groups
         self._revocations = revocations
+        self._sessions = sessions
         self._events = events
         self.seal = seal
         self._default_role = default_role
@@ -227,6 +230,7 @@ class OidcSignIn:
                 issuer=str(identified.claims["iss"]),
                 subject=str(identified.claims["sub"]),
                 sid=sid if isinstance(sid, str) else None,
+                session_id=token.sid,
                 expires_at=None
                 if token.expires_at is None
                 else datetime.fromtimestamp(token.expires_at, UTC),
@@ -265,7 +269,8 @@ class OidcSignIn:
         await self._store.forget_login(jti)
 
     async def backchannel_logout(self, logout_token: str, scope: Scope) -> int:
-        """Revoke what a validated logout token names; how many tokens ended."""
+        """End what a validated logout token names: the sign-ins' tokens and their session
+        records on every instance; how many sign-ins ended."""
         try:
             claims = await self.provider.validate_logout_token(logout_token)
             issuer = str(claims["iss"])
@@ -284,6 +289,9 @@ class OidcSignIn:
                 None if login.expires_at is None else int(_aware(login.expires_at).timestamp())
             )
             await self._revocations.revoke(login.jti, login.user_id, expires)
+        await self._sessions.ended_by_provider(
+            [login.session_id for login in logins if login.session_id is not None], scope
+        )
         user_id = None
         if sid is None and subject is not None:
             # Every session of the account at the provider ends: every token of it here too.
