@@ -174,19 +174,22 @@ async def signin_passkey_options(
 ) -> dict[str, Any]:
     webui_url = services.settings.http.webui_url
     if form.mfa_token is None:
-        if not services.settings.mfa.enable_passkey_login:
-            raise PasskeyLoginDisabled
         # Each request stores a challenge: bounded per address like sign-in attempts.
-        await hit_limit(
-            services,
-            request,
-            response,
-            "signin",
-            [(services.settings.ratelimit.signin_rate_limit_ip, f"signin:ip:{client_ip(request)}")],
-        )
+        await _passwordless_allowed(request, response, services)
         return await services.mfa.passkeys.authentication_options(None, webui_url)
     user = await services.mfa.pending_user(form.mfa_token)
     return await services.mfa.passkeys.authentication_options(user.id, webui_url)
+
+
+async def _passwordless_allowed(request: Request, response: Response, services: Services) -> None:
+    """A sign-in with a passkey alone: on only with ENABLE_PASSKEY_LOGIN, and counted per
+    address against SIGNIN_RATE_LIMIT_IP like a password attempt."""
+    if not services.settings.mfa.enable_passkey_login:
+        raise PasskeyLoginDisabled
+    limit = services.settings.ratelimit.signin_rate_limit_ip
+    await hit_limit(
+        services, request, response, "signin", [(limit, f"signin:ip:{client_ip(request)}")]
+    )
 
 
 @router.post("/auths/signin/webauthn")
@@ -201,15 +204,7 @@ async def signin_passkey(
     if form.mfa_token is not None:
         user = await services.mfa.pending_user(form.mfa_token)
     else:
-        if not services.settings.mfa.enable_passkey_login:
-            raise PasskeyLoginDisabled
-        await hit_limit(
-            services,
-            request,
-            response,
-            "signin",
-            [(services.settings.ratelimit.signin_rate_limit_ip, f"signin:ip:{ip}")],
-        )
+        await _passwordless_allowed(request, response, services)
         passkey = await passkeys.passkey_of(form.credential)
         known = None if passkey is None else await services.users.get(passkey.user_id)
         # Read again: the lockout's counts are not cached.

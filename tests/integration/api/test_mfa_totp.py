@@ -475,6 +475,27 @@ async def test_passkeys_need_webui_url_and_passkey_login_is_off_by_default(start
     assert missing.status_code == 404
 
 
+async def test_a_sign_in_with_a_passkey_alone_counts_against_the_address_limit(start) -> None:
+    bastion = await start(
+        {
+            "WEBUI_URL": "https://chat.example.com",
+            "ENABLE_PASSKEY_LOGIN": "true",
+            "SIGNIN_RATE_LIMIT_IP": "2/15m",
+        }
+    )
+    async with client_from(bastion, "127.0.0.1") as client:  # no Origin, as above
+        options = await client.post("/api/v1/auths/signin/webauthn/options", json={})
+        assert options.status_code == 200, options.text
+        forged = await client.post(
+            "/api/v1/auths/signin/webauthn",
+            json={"challenge_token": options.json()["challenge_token"], "credential": {"id": "x"}},
+        )
+        assert forged.status_code == 400 and forged.json()["code"] == "mfa_code_invalid"
+        # Options and attempts share the one limit: the third request of either is refused.
+        third = await client.post("/api/v1/auths/signin/webauthn/options", json={})
+        assert third.status_code == 429 and "retry-after" in third.headers
+
+
 async def test_a_forged_registration_is_refused_and_its_challenge_is_spent(start) -> None:
     bastion = await start({"WEBUI_URL": "https://chat.example.com"})
     # A program's client (no Origin): the test client's origin is not WEBUI_URL's.
