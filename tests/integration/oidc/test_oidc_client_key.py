@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey, RSAKey
 from bastion.audit.events import MemorySink
 from tests.integration.oidc.conftest import refused_reasons, sso
 from tests.oidc_provider import AUTH_METHODS, CLIENT_ASSERTION_TYPE, CLIENT_ID, ProviderHandle
+from tests.support import Clock
 
 
 def _key_file(tmp_path: Path, kind: str, name: str = "client") -> tuple[Path, RSAKey | ECKey]:
@@ -116,3 +117,24 @@ async def test_a_provider_that_does_not_offer_private_key_jwt_gets_no_secret_ins
     assert refused_reasons(sink) == ["private_key_jwt_not_offered"]
     # Bastion did not fall back to the secret: the token endpoint was never called.
     assert len(_token_requests(provider)) == before
+
+
+async def test_the_server_side_refresh_proves_itself_with_the_key_too(
+    start_sso, provider: ProviderHandle, tmp_path: Path, clock: Clock
+) -> None:
+    path, key = _key_file(tmp_path, "rsa")
+    _register(provider, key, None)
+    bastion = await start_sso(OAUTH_CLIENT_PRIVATE_KEY_FILE=str(path), OAUTH_CLIENT_SECRET="")
+    assert (await sso(bastion, _account(provider))).answer.headers["location"] == "/"
+    oidc = bastion.services.oidc
+    assert oidc is not None
+    jti = bastion.services.tokens.verify(bastion.client.cookies["token"]).jti
+    clock.advance(290)  # within a minute of the provider access token's expiry
+    refreshed = await oidc.access_token(jti)
+    latest = [s["tokens"] for s in provider.seen() if s["endpoint"] == "issued"][-1]
+    assert refreshed == latest["access_token"]
+    request = _token_requests(provider)[-1]
+    assert request["form"]["grant_type"] == "refresh_token"
+    assert request["authorization"] is None
+    assertion = jwt.decode(request["form"]["client_assertion"], key, algorithms=["RS256"])
+    assert assertion.claims["sub"] == CLIENT_ID
