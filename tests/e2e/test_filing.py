@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import APIResponse, BrowserContext, Page, Route, expect
 
 from tests.e2e.harness import WIDTHS, Account, PageProblems, Served, create_chat
 
@@ -63,6 +63,41 @@ def test_tags_are_added_and_removed_and_filter_the_sidebar(
     # Kept over a reload: the chat's tags come from the API.
     page.reload()
     expect(tags.get_by_role("listitem").locator("span")).to_have_text([TAG])
+
+
+def test_a_tag_added_while_the_chat_loads_is_not_undone_by_the_load(
+    api: httpx.Client,
+    served: Served,
+    make_user: Callable[..., Account],
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    user = make_user("Quinn Quick")
+    chat = create_chat(api, user, "Fast", "Hello")
+    page = new_context(account=user).new_page()
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_the_load(route: Route) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+        else:  # answered now, no tags yet; handed to the page later
+            held.append((route, route.fetch()))
+
+    page.route(f"**/api/v1/chats/{chat}/tags", hold_the_load)
+    page.goto(f"/c/{chat}")
+    expect(page.get_by_label("Add tag")).to_be_visible()
+    page.get_by_label("Add tag").fill("early")
+    page.get_by_label("Add tag").press("Enter")
+    tags = page.get_by_role("list", name="Tags of this chat")
+    expect(tags.get_by_role("listitem").locator("span")).to_have_text(["early"])
+    # The load's answer (asked before the tag was added: no tags) arrives last.
+    ((load, answer),) = held
+    assert answer.json() == []
+    with page.expect_event("requestfinished", lambda r: r.method == "GET" and "/tags" in r.url):
+        load.fulfill(response=answer)
+    # Two frames later the page has read that answer and done what it does with it.
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    expect(tags.get_by_role("listitem").locator("span")).to_have_text(["early"])
+    assert served.query("SELECT name FROM chat_tags WHERE chat_id = ?", chat) == [("early",)]
 
 
 def test_folders_are_created_renamed_and_deleted_and_hold_chats(

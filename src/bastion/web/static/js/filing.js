@@ -14,8 +14,21 @@ export function createFiling({ onError, onChange }) {
     folder: $("chat-folder"),
     suggestions: $("tag-suggestions"),
   };
-  const state = { chatId: null, tags: [], folderId: null, folders: [] };
+  const state = { chatId: null, tags: [], folderId: null, folders: [], asked: 0, shown: 0 };
   const path = () => `/api/v1/chats/${encodeURIComponent(state.chatId)}`;
+
+  // Every answer about the tags is the chat's whole list. One asked for earlier than the
+  // list on screen (the chat's load, answered after a tag added meanwhile), or about
+  // another chat than the one open, is out of date and dropped.
+  async function tagsFrom(call) {
+    const chatId = state.chatId;
+    const asked = ++state.asked;
+    const tags = await call();
+    if (chatId !== state.chatId || asked < state.shown) return;
+    state.shown = asked;
+    state.tags = tags;
+    renderTags();
+  }
 
   function renderTags() {
     els.tags.replaceChildren(
@@ -23,8 +36,7 @@ export function createFiling({ onError, onChange }) {
         const remove = el("button", { type: "button", className: "chat-tag-remove", "aria-label": `Remove tag ${tag.name}` }, "×");
         remove.addEventListener("click", async () => {
           try {
-            state.tags = await request("DELETE", `${path()}/tags`, { name: tag.name });
-            renderTags();
+            await tagsFrom(() => request("DELETE", `${path()}/tags`, { name: tag.name }));
             els.name.focus();
             onChange();
           } catch (failure) {
@@ -57,9 +69,8 @@ export function createFiling({ onError, onChange }) {
     const name = els.name.value.trim();
     if (!name || state.chatId === null) return;
     try {
-      state.tags = await api.post(`${path()}/tags`, { name });
+      await tagsFrom(() => api.post(`${path()}/tags`, { name }));
       els.form.reset();
-      renderTags();
       onChange();
     } catch (failure) {
       onError(failure);
@@ -87,8 +98,7 @@ export function createFiling({ onError, onChange }) {
       if (state.chatId === null) return;
       renderFolders();
       try {
-        state.tags = await api.get(`${path()}/tags`);
-        renderTags();
+        await tagsFrom(() => api.get(`${path()}/tags`));
       } catch (failure) {
         onError(failure);
       }
