@@ -17,7 +17,11 @@ from tests.support import PASSWORD
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    keep = {name: value for name, value in os.environ.items() if name in {"PATH", "HOME", "LANG"}}
+    keep = {
+        name: value
+        for name, value in os.environ.items()
+        if name in {"PATH", "HOME", "LANG"} or name.startswith("COVERAGE_")  # measured too
+    }
     return {**keep, "DATA_DIR": str(tmp_path / "data"), **extra}
 
 
