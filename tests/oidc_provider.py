@@ -7,8 +7,9 @@ secret or a client assertion signed with a registered key (``private_key_jwt``, 
 ``jti`` good once), refresh, and end-session. ``/control/*`` (tests only) sets the
 accounts, rotates keys, registers the client's public keys, sets the token endpoint's
 advertised authentication methods, spoils the next ID token in a chosen way
-(``alg: none``, HS256 with the client secret, a key not in the JWKS, wrong
-``iss``/``aud``/``azp``, expired, another nonce) and mints back-channel logout tokens.
+(``alg: none``, HS256 with the client secret, a key not in the JWKS, a header naming its
+own key, a bad signature, wrong ``iss``/``aud``/``azp``, expired, another nonce, a claim
+left out) or the next token answer, and mints back-channel logout tokens.
 
 ``start_provider()`` starts it under uvicorn (``python -m uvicorn --factory``) on a free
 port of 127.0.0.1 and yields a :class:`ProviderHandle`.
@@ -140,6 +141,9 @@ class Provider:
             if grant is None:
                 return JSONResponse({"error": "invalid_grant"}, 400)
             return JSONResponse(self._tokens(grant["username"], None, grant["sid"]))
+        if self.spoil is not None and self.spoil["mode"] == "token_body":
+            spoil, self.spoil = self.spoil, None
+            return Response(spoil["body"], media_type=spoil.get("type", "application/json"))
         grant = self.codes.pop(form.get("code", ""), None)  # single use
         if grant is None:
             return JSONResponse({"error": "invalid_grant", "error_description": "code used"}, 400)
@@ -154,9 +158,12 @@ class Provider:
         """Why the caller is not the client, or None when it proved it is."""
         if "client_assertion_type" not in form:
             pair = f"{CLIENT_ID}:{CLIENT_SECRET}".encode()
-            if request.headers.get("authorization") != "Basic " + base64.b64encode(pair).decode():
-                return "client secret"
-            return None
+            if request.headers.get("authorization") == "Basic " + base64.b64encode(pair).decode():
+                return None
+            posted = (form.get("client_id"), form.get("client_secret"))
+            if "client_secret_post" in self.auth_methods and posted == (CLIENT_ID, CLIENT_SECRET):
+                return None
+            return "client secret"
         if form["client_assertion_type"] != CLIENT_ASSERTION_TYPE or self.client_keys is None:
             return "assertion type or no key registered"
         if "private_key_jwt" not in self.auth_methods or form.get("client_id") != CLIENT_ID:
@@ -212,7 +219,16 @@ class Provider:
             return self.sign(claims)
         mode = spoil["mode"]
         if mode == "claims":
-            return self.sign({**claims, **spoil["claims"]})
+            spoiled = {**claims, **spoil.get("claims", {})}
+            for name in spoil.get("without", []):
+                spoiled.pop(name, None)
+            return self.sign(spoiled)
+        if mode == "header":  # a header of the caller's choosing, a signature of nothing
+            header = _b64(json.dumps({"alg": "RS256", **spoil["header"]}).encode())
+            return f"{header}.{_b64(json.dumps(claims).encode())}.{_b64(b'not-a-signature')}"
+        if mode == "bad_signature":
+            header, payload, _ = self.sign(claims).split(".")
+            return f"{header}.{payload}.{_b64(secrets.token_bytes(256))}"
         if mode == "none":
             header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
             return f"{header}.{_b64(json.dumps(claims).encode())}."

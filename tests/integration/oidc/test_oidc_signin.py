@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bastion.audit.events import MemorySink
 from bastion.store.models import OidcIdentity, User
 from tests.integration.oidc.conftest import refused_reasons, sso, to_provider
-from tests.oidc_provider import ProviderHandle
+from tests.oidc_provider import AUTH_METHODS, CLIENT_ID, CLIENT_SECRET, ProviderHandle
 from tests.support import PASSWORD, Bastion, Clock
 
 
@@ -157,6 +157,53 @@ async def test_roles_and_groups_follow_the_claims_at_each_login(
     assert (await bastion.services.users.get(me["id"])).role == "user"  # unchanged
 
 
+async def test_a_disabled_account_is_not_let_in_by_the_provider(
+    start_sso, provider: ProviderHandle, sink: MemorySink
+) -> None:
+    bastion = await start_sso()
+    await bastion.signup("first@example.com")  # the admin, who can disable
+    bastion.client.cookies.clear()
+    username = _account(provider)
+    await sso(bastion, username)
+    me = (await bastion.client.get("/api/v1/auths/")).json()
+    await bastion.services.users.set_active(me["id"], False)
+    bastion.client.cookies.clear()
+    flow = await sso(bastion, username)
+    assert flow.answer.headers["location"] == "/auth?error=oauth_refused"
+    assert refused_reasons(sink) == ["account_disabled"]
+    assert (await bastion.client.get("/api/v1/auths/")).status_code == 401
+    assert len(sink.of_type("oauth.login")) == 1
+
+
+async def test_a_first_login_the_claims_do_not_allow_makes_no_account(
+    start_sso, provider: ProviderHandle, sink: MemorySink
+) -> None:
+    bastion = await start_sso(ENABLE_OAUTH_ROLE_MANAGEMENT="true", OAUTH_ALLOWED_ROLES="staff")
+    refused = await sso(bastion, _account(provider, roles=["visitor"]))
+    assert refused.answer.headers["location"] == "/auth?error=oauth_refused"
+    no_address = await sso(bastion, _account(provider, roles=["staff"], email="not-an-address"))
+    assert no_address.answer.headers["location"] == "/auth?error=oauth_refused"
+    assert refused_reasons(sink) == ["role_not_allowed", "no_email"]
+    assert await _counts(bastion) == (0, 0)
+
+
+async def test_a_callback_without_a_code_or_after_ten_minutes_is_refused(
+    start_sso, provider: ProviderHandle, sink: MemorySink, clock: Clock
+) -> None:
+    bastion = await start_sso()
+    username = _account(provider)
+    callback = await to_provider(bastion, username)
+    state = dict(p.split("=", 1) for p in callback.split("?", 1)[1].split("&"))["state"]
+    without_code = await bastion.client.get(f"/oauth/oidc/callback?state={state}")
+    assert without_code.headers["location"] == "/auth?error=oauth_refused"
+    late = await to_provider(bastion, username)
+    clock.advance(601)
+    expired = await bastion.client.get(late)
+    assert expired.headers["location"] == "/auth?error=oauth_refused"
+    assert refused_reasons(sink) == ["no_code", "state_expired"]
+    assert await _counts(bastion) == (0, 0)
+
+
 async def test_a_rotated_key_is_fetched_at_most_once_a_minute(
     start_sso, provider: ProviderHandle, sink: MemorySink, clock: Clock
 ) -> None:
@@ -234,6 +281,13 @@ async def test_a_replayed_code_is_refused(
             "wrong_authorized_party",
         ),
         ({"mode": "claims", "claims": {"nonce": "a-nonce-of-another-flow"}}, "wrong_nonce"),
+        ({"mode": "claims", "claims": {"aud": ["bastion", "other"]}}, "wrong_authorized_party"),
+        ({"mode": "claims", "without": ["exp"]}, "expired"),
+        ({"mode": "claims", "without": ["sub"]}, "no_subject"),
+        ({"mode": "header", "header": {"jku": "http://evil.example/jwks"}}, "key_in_header"),
+        ({"mode": "header", "header": {"jwk": {"kty": "oct", "k": "c2VjcmV0"}}}, "key_in_header"),
+        ({"mode": "header", "header": {"kid": 7}}, "malformed_token"),
+        ({"mode": "bad_signature"}, "bad_signature"),
     ],
 )
 async def test_a_forged_id_token_is_refused_and_changes_nothing(
@@ -247,6 +301,60 @@ async def test_a_forged_id_token_is_refused_and_changes_nothing(
     assert refused_reasons(sink) == [reason]
     assert await _counts(bastion) == (0, 0)
     assert (await bastion.client.get("/api/v1/auths/")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "media_type", "location", "reason"),
+    [
+        (
+            "<html>Oops</html>",
+            "text/html",
+            "oauth_provider_unavailable",
+            "oauth_provider_unavailable",
+        ),
+        (
+            '{"access_token": "at", "token_type": "Bearer"}',
+            "application/json",
+            "oauth_refused",
+            "no_id_token",
+        ),
+        ('["not", "an", "object"]', "application/json", "oauth_refused", "no_id_token"),
+    ],
+)
+async def test_a_token_answer_without_an_id_token_signs_no_one_in(
+    start_sso,
+    provider: ProviderHandle,
+    sink: MemorySink,
+    body: str,
+    media_type: str,
+    location: str,
+    reason: str,
+) -> None:
+    bastion = await start_sso()
+    callback = await to_provider(bastion, _account(provider))
+    provider.control("spoil", {"mode": "token_body", "body": body, "type": media_type})
+    answer = await bastion.client.get(callback)
+    assert answer.headers["location"] == f"/auth?error={location}"
+    assert refused_reasons(sink) == [reason]
+    assert await _counts(bastion) == (0, 0)
+
+
+async def test_a_provider_offering_only_client_secret_post_gets_the_secret_in_the_form(
+    start_sso, provider: ProviderHandle
+) -> None:
+    provider.control("auth-methods", {"methods": ["client_secret_post"]})
+    try:
+        bastion = await start_sso()
+        flow = await sso(bastion, _account(provider))
+    finally:
+        provider.control("auth-methods", {"methods": AUTH_METHODS})
+    assert flow.answer.headers["location"] == "/"
+    request = [s for s in provider.seen() if s["endpoint"] == "token"][-1]
+    assert request["authorization"] is None
+    assert (request["form"]["client_id"], request["form"]["client_secret"]) == (
+        CLIENT_ID,
+        CLIENT_SECRET,
+    )
 
 
 async def test_the_nonce_of_an_earlier_sign_in_is_refused(
