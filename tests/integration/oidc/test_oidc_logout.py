@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bastion.audit.events import MemorySink
 from bastion.store.sessions import SessionRecord
-from tests.integration.oidc.conftest import refused_reasons, sso
+from tests.integration.oidc.conftest import CALLBACK, refused_reasons, sso
 from tests.oidc_provider import ProviderHandle
 from tests.support import Bastion
 
@@ -92,6 +92,17 @@ async def test_the_signout_redirect_setting_is_where_the_provider_sends_back(
     await bastion.client.get("/api/v1/auths/")
     local = await bastion.client.post("/api/v1/auths/signout", json={})
     assert local.json() == {"status": True, "redirect_url": "https://intranet.example/bye"}
+
+
+async def test_without_webui_url_the_provider_sends_back_to_the_callbacks_site(
+    start_sso, provider: ProviderHandle
+) -> None:
+    bastion = await start_sso(WEBUI_URL="", OPENID_REDIRECT_URI=CALLBACK)
+    await _signed_in(bastion, provider)
+    await bastion.client.get("/api/v1/auths/")
+    answer = await bastion.client.post("/api/v1/auths/signout", json={})
+    query = dict(parse_qsl(urlsplit(answer.json()["redirect_url"]).query))
+    assert query["post_logout_redirect_uri"] == "http://testserver/auth"
 
 
 async def test_backchannel_logout_of_a_session_revokes_it_on_the_other_instance(
