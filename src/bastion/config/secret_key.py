@@ -80,40 +80,58 @@ def secret_key(env: EnvReader, data_dir: Path) -> tuple[str, Path | None]:
 
 def load_or_create_secret_file(path: Path) -> str:
     """The generated key: 256 random bits, kept 0600 and reused on every start."""
-    try:
-        key = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        key = ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(
-            "WEBUI_SECRET_KEY",
-            f"the key file {path} cannot be read ({exc})",
-            "fix its permissions or set WEBUI_SECRET_KEY",
-        ) from None
-    if key:
-        if len(key) < MIN_SECRET_KEY_LENGTH:
-            raise SettingsError(
-                "WEBUI_SECRET_KEY",
-                f"the key file {path} holds a key that is too short",
-                "delete the file to have a new key generated",
-            )
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
+    key = _read_key_file(path)
+    if key is not None:
         return key
     key = secrets.token_urlsafe(32)
+    # Written whole to a file of its own, then linked into place: the key file is never
+    # seen half-written, and of two workers starting at once, one key wins for both.
+    draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}.new")
     try:
-        # O_EXCL: two workers starting at once must not both write a different key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        os.link(draft, path)
     except FileExistsError:
-        return load_or_create_secret_file(path)
+        won = _read_key_file(path)
+        if won is None:  # something is in the way that holds no key: a dangling link
+            raise SettingsError(
+                "WEBUI_SECRET_KEY",
+                f"{path} exists but cannot be read as a file",
+                "remove it to have a new key generated, or set WEBUI_SECRET_KEY",
+            ) from None
+        return won
     except OSError as exc:
         raise SettingsError(
             "WEBUI_SECRET_KEY",
             f"the key file {path} cannot be created ({exc})",
             "make DATA_DIR writable or set WEBUI_SECRET_KEY",
         ) from None
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+    finally:
+        draft.unlink(missing_ok=True)
+    return key
+
+
+def _read_key_file(path: Path) -> str | None:
+    """The key the file holds, or None when there is no file."""
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            "WEBUI_SECRET_KEY",
+            f"the key file {path} cannot be read ({exc})",
+            "fix its permissions or set WEBUI_SECRET_KEY",
+        ) from None
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            "WEBUI_SECRET_KEY",
+            f"the key file {path} holds " + ("no key" if not key else "a key that is too short"),
+            "delete the file to have a new key generated, or set WEBUI_SECRET_KEY",
+        )
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
     return key
 
 

@@ -54,6 +54,40 @@ def test_secret_file_with_loose_permissions_is_tightened(tmp_path: Path) -> None
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda path: path.write_text(""), "holds no key"),
+        (lambda path: path.write_text("too-short\n"), "holds a key that is too short"),
+        (lambda path: path.symlink_to(path.parent / "gone" / "key"), "cannot be read as a file"),
+        (lambda path: path.mkdir(), "cannot be read"),
+    ],
+)
+def test_a_key_file_that_holds_no_usable_key_stops_the_start_with_one_line(
+    tmp_path: Path, make, problem: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    make(data / SECRET_KEY_FILE)
+    with pytest.raises(SettingsError) as refused:
+        _load(tmp_path)
+    assert refused.value.variable == "WEBUI_SECRET_KEY"
+    assert problem in str(refused.value)
+    assert sorted(path.name for path in data.iterdir()) == [SECRET_KEY_FILE]  # no draft left
+
+
+def test_workers_starting_at_once_share_one_generated_key(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from bastion.config.secret_key import load_or_create_secret_file
+
+    path = tmp_path / SECRET_KEY_FILE
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        keys = pool.map(load_or_create_secret_file, [path] * 32)
+    assert len(set(keys)) == 1 and path.read_text().strip() == keys[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SECRET_KEY_FILE]
+
+
 def test_data_dir_is_created_0700(tmp_path: Path) -> None:
     settings = _load(tmp_path)
     assert stat.S_IMODE(settings.server.data_dir.stat().st_mode) == 0o700
