@@ -7,7 +7,9 @@ import json
 import math
 import re
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from logging.handlers import SysLogHandler
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,65 @@ def test_a_syslog_that_cannot_be_reached_costs_nothing_but_a_log_line(
     assert [r.getMessage() for r in caplog.records if r.name == "bastion.audit"] == [
         f"cannot send security events to syslog at {tmp_path / 'no-such-socket'}"
     ]
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait for the sender's thread to have done something (a wait, not a measure)."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_syslog_that_comes_back_gets_the_next_events(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "log.sock"
+    syslog = SyslogSink(str(path))
+    events = SecurityEvents([syslog])
+    errors = lambda: [r for r in caplog.records if r.name == "bastion.audit"]  # noqa: E731
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.settimeout(5.0)
+        try:
+            events.record("auth.lockout", outcome="denied", user_id="u1")  # no one listens
+            _until(lambda: bool(errors()))
+            server.bind(str(path))
+            events.record("auth.signin", outcome="failure", user_id="u2")
+            (received,) = _receive(server, 1)
+        finally:
+            syslog.close()
+    assert received[1]["type"] == "auth.signin" and received[1]["user_id"] == "u2"
+    assert [r.getMessage() for r in errors()] == [
+        f"cannot send security events to syslog at {path}"
+    ]
+
+
+def test_events_beyond_the_queue_are_dropped_and_counted(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    connect = SyslogSink._handler
+
+    def held_up(self: SyslogSink):
+        entered.set()
+        release.wait(10)
+        return connect(self)
+
+    monkeypatch.setattr(SyslogSink, "_handler", held_up)
+    syslog = SyslogSink(listener.getsockname(), capacity=1)
+    events = SecurityEvents([syslog])
+    try:
+        events.record("auth.lockout", outcome="denied", user_id="first")
+        entered.wait(10)  # the sender took the first and is held up connecting
+        for user in ("queued", "dropped-1", "dropped-2"):
+            events.record("auth.lockout", outcome="denied", user_id=user)
+        assert syslog.dropped == 2
+        release.set()
+        received = _receive(listener, 2)
+    finally:
+        release.set()
+        syslog.close()
+    assert [line["user_id"] for _, line in received] == ["first", "queued"]
 
 
 async def test_a_million_refused_requests_cost_a_bounded_number_of_lines(
