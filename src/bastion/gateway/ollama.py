@@ -82,13 +82,17 @@ def _finish_reason(line: dict[str, Any]) -> str:
 
 
 def _usage(line: dict[str, Any]) -> dict[str, int]:
-    prompt = int(line.get("prompt_eval_count") or 0)
-    completion = int(line.get("eval_count") or 0)
+    prompt, completion = _count(line.get("prompt_eval_count")), _count(line.get("eval_count"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+
+
+def _count(value: Any) -> int:
+    """A token count as the model server gave it; anything but a count is none."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def completion_id() -> str:
