@@ -11,9 +11,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bastion.audit.events import MemorySink
 from bastion.store.sessions import SessionRecord
-from tests.integration.oidc.conftest import CALLBACK, refused_reasons, sso
-from tests.oidc_provider import ProviderHandle
-from tests.support import Bastion
+from tests.integration.oidc.conftest import CALLBACK, oidc_env, refused_reasons, sso
+from tests.oidc_provider import ProviderHandle, start_provider
+from tests.support import Bastion, Clock
 
 
 def _account(provider: ProviderHandle) -> tuple[str, str]:
@@ -103,6 +103,27 @@ async def test_without_webui_url_the_provider_sends_back_to_the_callbacks_site(
     answer = await bastion.client.post("/api/v1/auths/signout", json={})
     query = dict(parse_qsl(urlsplit(answer.json()["redirect_url"]).query))
     assert query["post_logout_redirect_uri"] == "http://testserver/auth"
+
+
+async def test_sign_out_ends_the_session_when_the_provider_is_away(
+    start_bastion, clock: Clock, sink: MemorySink, redis_url: str
+) -> None:
+    with start_provider([CALLBACK]) as away:
+        env = oidc_env(
+            away,
+            REDIS_URL=redis_url,
+            WEBUI_AUTH_SIGNOUT_REDIRECT_URL="https://intranet.example/bye",
+        )
+        first = await start_bastion(env, clock=clock, sinks=[sink])
+        second = await start_bastion(env, clock=clock, sinks=[sink])  # has not met it yet
+        token, _, _ = await _signed_in(first, away)
+    second.client.cookies.update(first.client.cookies)
+    assert (await second.client.get("/api/v1/auths/")).status_code == 200  # CSRF token
+    answer = await second.client.post("/api/v1/auths/signout", json={})
+    assert answer.status_code == 200
+    assert answer.json()["redirect_url"] == "https://intranet.example/bye"
+    assert (await first.me(token)).status_code == 401
+    assert (await second.me(token)).status_code == 401
 
 
 async def test_backchannel_logout_of_a_session_revokes_it_on_the_other_instance(
