@@ -96,7 +96,7 @@ def _audit_syslog_address(env: EnvReader) -> str | tuple[str, int] | None:
     host, sep, port_text = value.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    port = int(port_text) if port_text.isdigit() else 0
+    port = int(port_text) if port_text.isascii() and port_text.isdigit() else 0
     if not sep or not host or not 0 < port < 65536:
         raise SettingsError(
             "AUDIT_SYSLOG_ADDRESS",

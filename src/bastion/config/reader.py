@@ -190,7 +190,7 @@ def parse_limit(text: str) -> RateLimit:
     means one of it.
     """
     amount_text, sep, period_text = text.strip().partition("/")
-    if not sep or not amount_text.strip().isdigit():
+    if not sep or not (amount_text.strip().isascii() and amount_text.strip().isdigit()):
         raise ValueError(f"{text!r} is not a limit like 5/3m")
     period_text = period_text.strip()
     if period_text.isalpha():

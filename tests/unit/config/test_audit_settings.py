@@ -88,7 +88,18 @@ def test_syslog_address_is_a_socket_path_or_host_and_port(
     assert settings.audit.audit_syslog_address == address
 
 
-@pytest.mark.parametrize("value", ["syslog.internal", "127.0.0.1:0", ":514", "host:70000", "a:b"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "syslog.internal",
+        "127.0.0.1:0",
+        ":514",
+        "host:70000",
+        "a:b",
+        "host:\u00b2",
+        "host:\u0665\u0661\u0664",
+    ],
+)
 def test_a_syslog_address_that_is_neither_is_refused(tmp_path: Path, value: str) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings({"DATA_DIR": str(tmp_path), "AUDIT_SYSLOG_ADDRESS": value})

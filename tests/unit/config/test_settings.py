@@ -328,6 +328,7 @@ def test_upload_dir_that_cannot_be_created_stops_the_start(tmp_path: Path) -> No
     [
         ("SIGNIN_RATE_LIMIT_IP", "5 per minute", "'5 per minute' is not a rate limit"),
         ("API_RATE_LIMIT_USER", "0/1m", "'0/1m' is not a rate limit"),
+        ("API_RATE_LIMIT_USER", "\u0665/1m", "'\u0665/1m' is not a rate limit"),  # Arabic 5
         ("REDIS_URL", "http://cache:6379", "the scheme 'http' is not supported"),
         ("REDIS_TIMEOUT", "soon", "'soon' is not a duration"),
         ("SIGNIN_LOCKOUT_THRESHOLD", "101", "101 is out of range"),
