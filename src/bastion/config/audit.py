@@ -6,9 +6,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from bastion.config.reader import EnvReader, SettingsError
+from bastion.config.reader import EnvReader, SettingsError, file_path, split_url
 
 AuditLevelName = Literal["NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE"]
 AUDIT_LEVELS: tuple[AuditLevelName, ...] = ("NONE", "METADATA", "REQUEST", "REQUEST_RESPONSE")
@@ -54,8 +53,15 @@ def read_audit(env: EnvReader, data_dir: Path) -> AuditSettings:
 
 def _audit_file_path(env: EnvReader, data_dir: Path) -> Path:
     value = env.optional("AUDIT_LOGS_FILE_PATH")
-    path = data_dir / "audit.log" if value is None else Path(value).expanduser().resolve()
-    if path.is_dir():
+    name = "AUDIT_LOGS_FILE_PATH"
+    path = data_dir / "audit.log" if value is None else file_path(name, value)
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name too long, say
+        raise SettingsError(
+            name, f"{path} cannot be used ({exc.strerror})", "give a shorter path"
+        ) from None
+    if is_dir:
         raise SettingsError(
             "AUDIT_LOGS_FILE_PATH", f"{path} is a directory", "give the path of a file"
         )
@@ -67,7 +73,7 @@ def _audit_webhook_url(env: EnvReader) -> str | None:
     value = env.optional("AUDIT_WEBHOOK_URL")
     if value is None:
         return None
-    parts = urlsplit(value)
+    parts = split_url("AUDIT_WEBHOOK_URL", value, "use an https:// URL")
     host = parts.hostname or ""
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bastion.config.reader import EnvReader
+from bastion.config.reader import EnvReader, file_path
 from bastion.config.server import private_dir
 
 
@@ -16,7 +16,8 @@ class FilesSettings:
 
 
 def read_files(env: EnvReader, data_dir: Path) -> FilesSettings:
-    upload_dir = Path(env.text("UPLOAD_DIR", "") or data_dir / "uploads").expanduser().resolve()
+    value = env.text("UPLOAD_DIR", "")
+    upload_dir = file_path("UPLOAD_DIR", value) if value else data_dir / "uploads"
     return FilesSettings(
         upload_dir=private_dir("UPLOAD_DIR", upload_dir),
         file_max_size=env.integer("FILE_MAX_SIZE", 25, minimum=1, maximum=100_000) * 1024 * 1024,

@@ -4,9 +4,8 @@ which keys, and how long it waits for them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from bastion.config.reader import EnvReader, SettingsError
+from bastion.config.reader import EnvReader, SettingsError, split_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +45,10 @@ def _upstream_urls(env: EnvReader, name: str) -> tuple[str, ...]:
         return ()
     urls: list[str] = []
     for entry in (part.strip() for part in value.split(";")):
-        parts = urlsplit(entry)
+        fix = "give ;-separated base URLs such as http://ollama:11434;https://api.example.com/v1"
+        parts = split_url(name, entry, fix)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise SettingsError(
-                name,
-                f"{entry!r} is not an http(s) URL",
-                "give ;-separated base URLs such as http://ollama:11434;https://api.example.com/v1",
-            )
+            raise SettingsError(name, f"{entry!r} is not an http(s) URL", fix)
         if parts.username or parts.password or parts.query or parts.fragment:
             raise SettingsError(
                 name,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from bastion.config.reader import EnvReader, IPNetwork, SettingsError
+from bastion.config.reader import EnvReader, IPNetwork, SettingsError, split_url
 from bastion.http.hosts import validate_host_patterns
 
 
@@ -123,11 +123,10 @@ def _webui_url(env: EnvReader) -> str | None:
     value = env.optional("WEBUI_URL")
     if value is None:
         return None
-    parts = urlsplit(value)
+    fix = "use e.g. https://chat.example.com"
+    parts = split_url("WEBUI_URL", value, fix)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise SettingsError(
-            "WEBUI_URL", f"{value!r} is not an http(s) URL", "use e.g. https://chat.example.com"
-        )
+        raise SettingsError("WEBUI_URL", f"{value!r} is not an http(s) URL", fix)
     return value.rstrip("/")
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from bastion.config.reader import EnvReader, SettingsError
+from bastion.config.reader import EnvReader, SettingsError, file_path, split_url
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 
@@ -140,7 +139,7 @@ def _client_key(env: EnvReader) -> ClientKey | None:
     if path is None:
         return None
     try:
-        pem = Path(path).read_bytes()
+        pem = file_path(name, path).read_bytes()
     except OSError as failed:
         reason = failed.strerror or type(failed).__name__
         raise SettingsError(
@@ -168,7 +167,7 @@ def _client_key(env: EnvReader) -> ClientKey | None:
 
 
 def _absolute_url(_env: EnvReader, name: str, url: str) -> SplitResult:
-    parts = urlsplit(url)
+    parts = split_url(name, url, "give a full URL")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
         raise SettingsError(name, f"{url!r} is not an absolute http(s) URL", "give a full URL")
     return parts

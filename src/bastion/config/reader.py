@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -23,6 +25,24 @@ class SettingsError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{variable}: {problem}. Fix: {fix}.")
+
+
+def split_url(name: str, value: str, fix: str) -> SplitResult:
+    """``urlsplit`` of a variable's value; what it cannot read (a broken IPv6 literal, a
+    port out of range, which it checks only when asked) is that variable's error."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (parsed on access)
+    except ValueError:
+        raise SettingsError(name, f"{value!r} is not a URL", fix) from None
+    return parts
+
+
+def file_path(name: str, value: str) -> Path:
+    """A variable's value as an absolute path (``~`` expanded)."""
+    if "\x00" in value:
+        raise SettingsError(name, "the path holds a NUL character", "give a file system path")
+    return Path(value).expanduser().resolve()
 
 
 class EnvReader:

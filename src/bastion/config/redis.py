@@ -4,9 +4,8 @@ is and how long a request may wait on it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from bastion.config.reader import EnvReader, SettingsError
+from bastion.config.reader import EnvReader, SettingsError, split_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +29,8 @@ def _redis_url(env: EnvReader) -> str | None:
     value = env.optional("REDIS_URL")
     if value is None:
         return None
-    scheme = urlsplit(value).scheme.lower()
+    fix = "use redis://host:6379/0, rediss:// for TLS, or unix:///path/to/socket"
+    scheme = split_url("REDIS_URL", value, fix).scheme.lower()
     if scheme not in {"redis", "rediss", "unix"}:
-        raise SettingsError(
-            "REDIS_URL",
-            f"the scheme {scheme!r} is not supported",
-            "use redis://host:6379/0, rediss:// for TLS, or unix:///path/to/socket",
-        )
+        raise SettingsError("REDIS_URL", f"the scheme {scheme!r} is not supported", fix)
     return value

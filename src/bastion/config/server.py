@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bastion.config.reader import EnvReader, SettingsError
+from bastion.config.reader import EnvReader, SettingsError, file_path
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -27,7 +27,7 @@ class ServerSettings:
 
 
 def read_server(env: EnvReader) -> ServerSettings:
-    data_dir = private_dir("DATA_DIR", Path(env.text("DATA_DIR", "./data")).expanduser().resolve())
+    data_dir = private_dir("DATA_DIR", file_path("DATA_DIR", env.text("DATA_DIR", "./data")))
     return ServerSettings(
         data_dir=data_dir,
         database_url=_database_url(env, data_dir),
