@@ -143,6 +143,8 @@ async def test_a_new_upstream_serves_the_next_request_with_the_key_kept(
     [
         ({"OPENAI_API_BASE_URLS": ["ftp://models.example"]}, "OPENAI_API_BASE_URLS", None),
         ({"OPENAI_API_BASE_URLS": ["http://u:p@models.example"]}, "OPENAI_API_BASE_URLS", None),
+        ({"OPENAI_API_BASE_URLS": ["http://[::1"]}, "OPENAI_API_BASE_URLS", None),
+        ({"OPENAI_API_BASE_URLS": ["http://models.example:99999"]}, "OPENAI_API_BASE_URLS", None),
         (
             {"OPENAI_API_BASE_URLS": ["http://a.example;http://b.example"]},
             "OPENAI_API_BASE_URLS",
