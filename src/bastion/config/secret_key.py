@@ -88,10 +88,13 @@ def load_or_create_secret_file(path: Path) -> str:
     # seen half-written, and of two workers starting at once, one key wins for both.
     draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}.new")
     try:
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key + "\n")
-        os.link(draft, path)
+        _write_new(draft, key)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: written in place, then
+            _write_new(path, key)
     except FileExistsError:
         won = _read_key_file(path)
         if won is None:  # something is in the way that holds no key: a dangling link
@@ -110,6 +113,12 @@ def load_or_create_secret_file(path: Path) -> str:
     finally:
         draft.unlink(missing_ok=True)
     return key
+
+
+def _write_new(path: Path, key: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
 
 
 def _read_key_file(path: Path) -> str | None:

@@ -76,6 +76,21 @@ def test_a_key_file_that_holds_no_usable_key_stops_the_start_with_one_line(
     assert sorted(path.name for path in data.iterdir()) == [SECRET_KEY_FILE]  # no draft left
 
 
+def test_without_hard_links_the_key_file_is_written_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    key = _load(tmp_path).auth.secret_key
+    data = tmp_path / "data"
+    assert (data / SECRET_KEY_FILE).read_text().strip() == key
+    assert stat.S_IMODE((data / SECRET_KEY_FILE).stat().st_mode) == 0o600
+    assert not [path for path in data.iterdir() if path.name.endswith(".new")]
+    assert _load(tmp_path).auth.secret_key == key
+
+
 def test_workers_starting_at_once_share_one_generated_key(tmp_path: Path) -> None:
     import multiprocessing
 
