@@ -97,6 +97,15 @@ def variables_of(form: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
         variable = RUNTIME_KEYS.get(key)
         if variable is None:
             ignored.append(key)
+        elif isinstance(value, dict) or (
+            isinstance(value, list)
+            and any(item is None or isinstance(item, dict | list) for item in value)
+        ):
+            raise SettingsError(
+                variable,
+                "an object, or a list of more than strings, is no value for it",
+                "send a string, a number, true or false, or a list of strings",
+            )
         else:
             values[variable] = as_variable(value)
     return values, sorted(ignored)

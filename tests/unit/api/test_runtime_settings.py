@@ -75,6 +75,13 @@ async def test_closing_sign_up_applies_at_once_and_is_audited(start_bastion: Sta
             "invalid_setting",
         ),
         ({"WEBUI_SECRET_KEY": "x" * 40}, "WEBUI_SECRET_KEY", "start_time_only"),
+        ({"PASSWORD_VALIDATION_HINT": {"en": "8+"}}, "PASSWORD_VALIDATION_HINT", "invalid_setting"),
+        ({"API_KEY_ALLOWED_ENDPOINTS": [None]}, "API_KEYS_ALLOWED_ENDPOINTS", "invalid_setting"),
+        (
+            {"API_KEY_ALLOWED_ENDPOINTS": [["/api"]]},
+            "API_KEYS_ALLOWED_ENDPOINTS",
+            "invalid_setting",
+        ),
     ],
 )
 async def test_a_refused_value_changes_nothing_and_says_why_in_one_line(
