@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from bastion.api.deps import ServicesDep, VerifiedUser, require_permission
+from bastion.api.forms import Skip, SkipField
 from bastion.auth.authenticate import Principal
 from bastion.chats.history import NoSuchMessage, delete_message, edit_message
 from bastion.errors import NotFound
@@ -48,7 +49,7 @@ class TagForm(BaseModel):
 
 
 class TagFilter(TagForm):
-    skip: int = Field(default=0, ge=0)
+    skip: SkipField = 0
     limit: int = Field(default=50, ge=1, le=500)
 
 
@@ -96,7 +97,6 @@ def _page(chats: list[ChatRecord], total: int) -> dict[str, Any]:
     return {"chats": [chat.public() for chat in chats], "total": total}
 
 
-Skip = Annotated[int, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 

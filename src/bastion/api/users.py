@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, EmailStr
 
 from bastion.api.deps import AdminUser, ServicesDep, VerifiedUser
-from bastion.api.forms import Name, Password, ProfileImageUrl
+from bastion.api.forms import Name, Password, ProfileImageUrl, Skip
 from bastion.auth.authenticate import Principal
 from bastion.auth.permissions import document
 from bastion.auth.roles import Role
@@ -112,7 +112,7 @@ async def list_users(
     order_by: Literal["created_at", "updated_at", "name", "email", "role"] = "created_at",
     direction: Literal["asc", "desc"] = "asc",
     page: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """open-webui's ``?query=&order_by=&direction=&page=`` (30 a page), or ``skip``/``limit``."""

@@ -261,6 +261,24 @@ async def test_search_is_paged_like_the_list_and_takes_wildcards_literally(
     assert too_long.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/chats/", "/api/v1/chats/archived", "/api/v1/chats/search?text=a", "/api/v1/users/"],
+)
+async def test_a_skip_past_what_a_database_counts_is_refused_not_a_server_error(
+    bastion: Bastion, path: str
+) -> None:
+    token = (await bastion.signup("a@example.com"))["token"]  # the first: an administrator
+    await _chat_with(bastion, token, "Only", "a")
+    separator = "&" if "?" in path else "?"
+    huge = await bastion.client.get(f"{path}{separator}skip={10**20}", headers=_auth(token))
+    assert huge.status_code == 422 and huge.json()["code"] == "validation_error"
+    largest = await bastion.client.get(f"{path}{separator}skip={2**31}", headers=_auth(token))
+    assert largest.status_code == 200
+    page = largest.json()
+    assert (page["chats"] if "chats" in page else page["users"]) == []
+
+
 async def test_search_sees_renames_and_stored_answers(bastion: Bastion) -> None:
     token = (await bastion.signup("a@example.com"))["token"]
     chat_id = await _chat_with(bastion, token, "Untitled", "hi")
